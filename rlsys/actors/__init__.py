@@ -1,0 +1,1 @@
+"""rlsys.actors — see README.md (architecture)."""

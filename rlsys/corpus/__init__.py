@@ -1,0 +1,1 @@
+"""rlsys.corpus — see README.md (architecture)."""

@@ -1,0 +1,1 @@
+"""rlsys.judge — see README.md (architecture)."""

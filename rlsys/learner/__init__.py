@@ -1,0 +1,1 @@
+"""rlsys.learner — see README.md (architecture)."""

@@ -1,0 +1,1 @@
+"""rlsys.rollout — see README.md (architecture)."""

@@ -1,0 +1,41 @@
+"""Config of the policy model and of rollout generation."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from rlsys.config_base import Section
+
+
+class ModelConfig(Section):
+    path: str = "artifacts/models/tiny-qwen3"
+    """Hugging Face model directory or hub name of the policy's base model."""
+    tiny: bool = True
+    """Build the tiny random-init Qwen3-architecture model at `path` when it is missing."""
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
+    """Weights dtype: `auto` is bfloat16 on GPU and float32 on CPU."""
+
+
+class RolloutConfig(Section):
+    engine: Literal["hf", "vllm"] = "hf"
+    """Generation engine: `hf` (transformers, CPU or GPU) or `vllm` (GPU)."""
+    group_size: int = 24
+    """Rollouts per question (K), the GRPO group."""
+    temperature_min: float = 0.7
+    """Lower bound of the per-rollout temperature, drawn from U[min, max]."""
+    temperature_max: float = 1.15
+    """Upper bound of the per-rollout temperature."""
+    top_p: float = 1.0
+    """Nucleus sampling threshold."""
+    max_turns: int = 3
+    """Assistant turns per episode; the last one asks for the answer."""
+    max_new_tokens: int = 512
+    """Tokens generated per assistant turn."""
+    max_episode_tokens: int = 4096
+    """Token budget of a whole episode (prompt, generations and observations)."""
+    replicas: int = 1
+    """Number of `RolloutWorker` actors."""
+    concurrency: int = 48
+    """Episodes a rollout worker runs at once over its engine."""
+    seed: int = 0
+    """Seed of temperature draws and sampling."""

@@ -1,0 +1,1 @@
+"""rlsys.sandbox — see README.md (architecture)."""

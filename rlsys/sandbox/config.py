@@ -1,0 +1,30 @@
+"""Config of the sandbox pool that runs model-written code."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from rlsys.config_base import Section
+
+
+class SandboxConfig(Section):
+    backend: Literal["auto", "docker", "bwrap"] = "auto"
+    """Isolation backend: `docker`, `bwrap` (bubblewrap) or `auto` (Docker when an engine answers)."""
+    image: str = "rlsys-sandbox:latest"
+    """Docker image that runs the harness (built by `rlsys sandbox build-image`)."""
+    workers: int = 1
+    """Number of `SandboxWorker` actors."""
+    containers_per_worker: int = 4
+    """Warm containers (or bwrap processes) each worker keeps."""
+    cell_timeout_s: float = 10.0
+    """Wall-clock limit of one code cell."""
+    output_bytes: int = 8192
+    """Cap on captured stdout+stderr of one cell; longer output is truncated with a marker."""
+    memory_mb: int = 512
+    """Memory limit of one container."""
+    cpus: float = 1.0
+    """CPU limit of one container."""
+    pids: int = 64
+    """Process limit of one container."""
+    max_tool_calls_per_cell: int = 20
+    """Tool calls allowed in one cell."""
