@@ -6,7 +6,10 @@ from dataclasses import asdict, dataclass, field
 from enum import Enum
 from typing import Any, Protocol
 
+from rlsys.corpus.types import Question
 from rlsys.sandbox.types import ExecResult
+
+__all__ = ["SamplingParams", "Generation", "Engine", "EndReason", "Turn", "Trajectory", "Question"]
 
 
 @dataclass
@@ -51,15 +54,6 @@ class Turn:
     text: str                          # the assistant's text of this turn
     cell: str | None = None            # the code cell it wrote, if any
     result: ExecResult | None = None   # what running the cell returned
-
-
-@dataclass
-class Question:
-    id: str
-    question: str
-    answer: str
-    page_id: str | None = None     # gold page, where known
-    section_id: str | None = None  # gold section, where known
 
 
 @dataclass
