@@ -1,0 +1,201 @@
+"""The collocated one-GPU memory plan: what is on the card in each phase, and does it fit.
+
+The GPU time-shares three phases; the actor of the phase is awake, the others sleep:
+
+- **generate**: the rollout engine (vLLM) awake with its weights, LoRA slots, workspace and
+  KV cache; the judge engine asleep; the learner's policy (unless offloaded) and LoRA states.
+- **judge** (only with `judge.kind: llm`): the judge engine awake, the rollout engine asleep.
+- **learn**: the learner's forward/backward; both engines asleep.
+
+All sizes are bytes; tables show GiB (2**30 bytes) and `gpu_gb` is read as GiB (what
+`nvidia-smi` shows divided by 1024). Formulas (h hidden, q = heads*head_dim, kv =
+kv_heads*head_dim, i intermediate, L layers, V vocab, N = micro_batch * seq_len tokens,
+seq_len = rollout.max_episode_tokens, d = bytes of the model dtype, 2 for bf16):
+
+- policy weights: params * d (params counted exactly from the shapes, `shapes.py`).
+- LoRA + AdamW: lora_params * 16 (fp32 weights, gradients, Adam m and v: 4 * 4 bytes);
+  lora_params = L * sum over targets of r * (in + out).
+- activations, per token: with gradient checkpointing each layer keeps its input (L * h * d)
+  and one layer is recomputed at a time; without, every layer keeps all of its own. A layer
+  keeps 12h + 10q + 10kv + 8i bytes per token (bf16 tensors plus the fp32 copies RMSNorm
+  saves: the two RMSNorms 6h each; q/k norms 6q + 6kv; rotary outputs 2q + 2kv; v 2kv;
+  attention output 2q; SwiGLU gate, up, act, product 8i). Plus 2 * h * d for the gradient
+  of the hidden states. Flash/SDPA attention: no seq_len**2 term.
+- logits for the loss: tokens * V * 12 bytes (bf16 logits 2, fp32 log-softmax kept for
+  backward 4, fp32 gradient 4, bf16 gradient 2), tokens = N, or the chunk size when the loss
+  runs over chunks of positions (`learner.logits_chunk_tokens` or `PlanOptions`).
+- vLLM engine awake: weights (params * d, AWQ: 4-bit linears + fp16 scales + 4-bit zeros per
+  group of 128, 16-bit embeddings), LoRA slots max_loras * lora_params * d (max_loras =
+  train.max_staleness + 1), workspace = batched_tokens * (2h + 2q + 2kv + 3i) * d (one
+  layer's forward at vLLM's `max_num_batched_tokens`) + seqs * V * 8 (fp32 logits and
+  probabilities of the sampler), KV cache = tokens * 2 * L * kv * d.
+- KV wanted by the rollout engine: `rollout.concurrency * rollout.max_episode_tokens` tokens
+  (every episode in flight at full length, no preemption); by the judge: judge concurrency
+  (default `rollout.group_size`) * judge prompt tokens (default max_episode_tokens + 1024).
+  The engine's KV pool is what is left of the GPU, up to what it wants; it must hold at least
+  one episode at full length (vLLM refuses to start otherwise). With less than wanted, vLLM
+  queues or preempts the rest: a warning, an error with `check(strict=True)`.
+- sleeping engine (level-1 sleep: weights copied to CPU RAM, KV discarded): keeps its CUDA
+  graphs and allocator pools on the GPU, `engine_sleep_residue_gib` (0.5) each.
+- every GPU process: a CUDA context, `cuda_context_gib` (0.5); processes = 1 learner +
+  rollout.replicas + judge.replicas (llm judge).
+- headroom for fragmentation and the allocator's cache: `fragmentation` (5 %) of the GPU.
+
+These are estimates for planning and refusing early, not measurements; the learner and the
+engines should still leave their own margins.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rlsys.memory_plan.budget import GIB, MemoryPlan, MemoryPlanError, Phase, gib
+from rlsys.memory_plan.shapes import ModelShape, model_shape
+
+LOGIT_BYTES = 12
+ADAM_LORA_BYTES = 16
+
+
+@dataclass
+class PlanOptions:
+    """Assumptions about how the controller runs the actors (all with documented defaults)."""
+
+    learner_offload: bool = False
+    """The learner moves its frozen base weights to CPU outside the learn phase."""
+    logits_chunk_tokens: int | None = None
+    """The loss computes logits over chunks of this many positions (None: `learner.logits_chunk_tokens` if set, else all at once)."""
+    judge_concurrency: int | None = None
+    """Judge prompts in flight (None: `rollout.group_size`)."""
+    judge_prompt_tokens: int | None = None
+    """Tokens of one judge prompt plus verdict (None: `rollout.max_episode_tokens + 1024`)."""
+    engine_batched_tokens: int = 8192
+    """vLLM `max_num_batched_tokens`: tokens of one forward pass of an engine."""
+    cuda_context_gib: float = 0.5
+    """CUDA context and library handles of one GPU process."""
+    engine_sleep_residue_gib: float = 0.5
+    """What a level-1 sleeping vLLM engine keeps on the GPU (CUDA graphs, pools)."""
+    fragmentation: float = 0.05
+    """Share of the GPU kept free for fragmentation and the caching allocator."""
+
+
+def dtype_bytes(dtype: str) -> int:
+    return 4 if dtype == "float32" else 2  # auto is bfloat16 on a GPU
+
+
+def activation_bytes(shape: ModelShape, tokens: int, checkpointing: bool, d: int = 2) -> int:
+    """Activation bytes of a forward/backward over `tokens` tokens (see the module docstring)."""
+    h, q, kv, i = shape.hidden_size, shape.q_dim, shape.kv_dim, shape.intermediate_size
+    layer = 12 * h + 10 * q + 10 * kv + 8 * i
+    grads = 2 * h * d
+    if checkpointing:
+        return tokens * (shape.num_layers * h * d + layer + grads)
+    return tokens * (shape.num_layers * layer + grads)
+
+
+def logits_bytes(shape: ModelShape, tokens: int) -> int:
+    return tokens * shape.vocab_size * LOGIT_BYTES
+
+
+def engine_workspace_bytes(shape: ModelShape, batched_tokens: int, seqs: int, d: int = 2) -> int:
+    h, q, kv, i = shape.hidden_size, shape.q_dim, shape.kv_dim, shape.intermediate_size
+    return batched_tokens * (2 * h + 2 * q + 2 * kv + 3 * i) * d + min(seqs, 256) * shape.vocab_size * 8
+
+
+def plan_memory(cfg, gpu_gb: float, options: PlanOptions | None = None) -> MemoryPlan:
+    """Per-phase memory of `cfg` (an `rlsys.config.Config`) collocated on one `gpu_gb` GiB GPU."""
+    opts = options or PlanOptions()
+    if gpu_gb <= 0:
+        raise MemoryPlanError(f"gpu_gb must be positive, got {gpu_gb}")
+    gpu = int(gpu_gb * GIB)
+    policy = model_shape(cfg.model.path)
+    d = dtype_bytes(cfg.model.dtype)
+    llm_judge = cfg.judge.kind == "llm"
+    judge = model_shape(cfg.judge.model) if llm_judge else None
+    rollout_replicas = cfg.rollout.replicas
+    judge_replicas = cfg.judge.replicas if llm_judge else 0
+    seq = cfg.rollout.max_episode_tokens
+    tokens = cfg.learner.micro_batch * seq
+    chunk = opts.logits_chunk_tokens or getattr(cfg.learner, "logits_chunk_tokens", None)
+    max_loras = cfg.train.max_staleness + 1
+
+    lora = policy.lora_params(cfg.learner.lora.r, cfg.learner.lora.target_modules)
+    policy_w = policy.weight_bytes(d)
+    processes = 1 + rollout_replicas + judge_replicas
+    residue = opts.engine_sleep_residue_gib * GIB
+
+    def common(phase: Phase, learner_active: bool) -> None:
+        if learner_active or not opts.learner_offload:
+            phase.add("policy weights (learner)", policy_w, f"{policy.param_count() / 1e9:.2f}B params x {d} B")
+        phase.add("LoRA + AdamW states (fp32)", lora * ADAM_LORA_BYTES, f"{lora / 1e6:.1f}M params x 16 B")
+        phase.add("CUDA contexts", processes * opts.cuda_context_gib * GIB, f"{processes} GPU processes")
+        phase.add("fragmentation headroom", opts.fragmentation * gpu, f"{opts.fragmentation:.0%} of the GPU")
+
+    def engine_awake(phase: Phase, role: str, shape: ModelShape, replicas: int, seqs: int, slots: int) -> None:
+        weights = shape.weight_bytes(d if shape.quant_bits is None else 2)
+        kind = f"{shape.quant_bits}-bit" if shape.quant_bits else f"{d} B/param"
+        phase.add(f"{role} engine weights", replicas * weights, f"{replicas} x {shape.name}, {kind}", engine=True)
+        if slots:
+            phase.add(f"{role} engine LoRA slots", replicas * slots * lora * d, f"max_loras={slots}", engine=True)
+        work = engine_workspace_bytes(shape, opts.engine_batched_tokens, seqs, d)
+        phase.add(f"{role} engine workspace + graphs", replicas * (work + residue),
+                  f"{opts.engine_batched_tokens} batched tokens, {min(seqs, 256)} seqs", engine=True)
+
+    phases: list[Phase] = []
+    gen = Phase("generate")
+    common(gen, learner_active=False)
+    engine_awake(gen, "rollout", policy, rollout_replicas, cfg.rollout.concurrency, max_loras)
+    if llm_judge:
+        gen.add("judge engine (asleep)", judge_replicas * residue, "level-1 sleep")
+    per_episode = seq * policy.kv_bytes_per_token(d)
+    gen.kv_wanted = rollout_replicas * cfg.rollout.concurrency * per_episode
+    gen.kv_min = rollout_replicas * per_episode
+    gen.kv_label = "rollout KV cache"
+    phases.append(gen)
+
+    if llm_judge:
+        jud = Phase("judge")
+        common(jud, learner_active=False)
+        jud.add("rollout engine (asleep)", rollout_replicas * residue, "level-1 sleep")
+        j_conc = opts.judge_concurrency or cfg.rollout.group_size
+        j_tokens = opts.judge_prompt_tokens or seq + 1024
+        engine_awake(jud, "judge", judge, judge_replicas, j_conc, 0)
+        per_prompt = j_tokens * judge.kv_bytes_per_token(2)
+        jud.kv_wanted = judge_replicas * j_conc * per_prompt
+        jud.kv_min = judge_replicas * per_prompt
+        jud.kv_label = "judge KV cache"
+        phases.append(jud)
+
+    learn = Phase("learn")
+    common(learn, learner_active=True)
+    ckpt = cfg.learner.gradient_checkpointing
+    learn.add("activations", activation_bytes(policy, tokens, ckpt, d),
+              f"{cfg.learner.micro_batch} x {seq} tokens, checkpointing {'on' if ckpt else 'off'}")
+    logit_tokens = min(tokens, chunk) if chunk else tokens
+    learn.add("logits for the loss", logits_bytes(policy, logit_tokens),
+              f"{logit_tokens} positions x {policy.vocab_size} vocab" + (" (chunked)" if chunk else ""))
+    learn.add("rollout engine (asleep)", rollout_replicas * residue, "level-1 sleep")
+    if llm_judge:
+        learn.add("judge engine (asleep)", judge_replicas * residue, "level-1 sleep")
+    phases.append(learn)
+
+    for phase in phases:  # give each awake engine the KV it wants, up to what is left
+        if phase.kv_label:
+            left = max(0, gpu - phase.total)
+            phase.add(phase.kv_label, min(phase.kv_wanted, left),
+                      f"wants {gib(phase.kv_wanted)}")
+
+    cpu = rollout_replicas * policy.weight_bytes(d)
+    if judge is not None:
+        cpu += judge_replicas * judge.weight_bytes(2)
+    if opts.learner_offload:
+        cpu += policy_w
+    return MemoryPlan(
+        gpu_bytes=gpu, policy=policy, judge=judge, phases=phases, cpu_offload_bytes=cpu,
+        hints={
+            "concurrency": cfg.rollout.concurrency, "max_episode_tokens": seq,
+            "micro_batch": cfg.learner.micro_batch, "checkpointing": ckpt, "chunk": chunk,
+            "per_episode_kv": per_episode, "rollout_replicas": rollout_replicas,
+            "judge_replicas": judge_replicas, "judge_llm": llm_judge, "group_size": cfg.rollout.group_size,
+            "learner_offload": opts.learner_offload, "context_bytes": int(opts.cuda_context_gib * GIB),
+        },
+    )

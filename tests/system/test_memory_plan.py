@@ -1,0 +1,141 @@
+"""Memory plan arithmetic against numbers worked out by hand for Qwen3-4B, and its refusals.
+
+Hand computation (Qwen3-4B: h=2560, i=9728, L=36, 32 heads, 8 kv heads, head_dim 128, V=151936, tied):
+  linear/layer = 2560*4096 + 2*2560*1024 + 4096*2560 + 3*2560*9728 = 100,925,440
+  norms = 36*(2*2560 + 2*128) + 2560 = 196,096; embedding = 151936*2560 = 388,956,160
+  params = 36*100,925,440 + 388,956,160 + 196,096 = 4,022,468,096 (the published 4.0B)
+  LoRA r=16 on 7 modules = 36*16*(6656 + 3584 + 3584 + 6656 + 12288*3) = 33,030,144
+  KV/token = 2*36*8*128*2 = 147,456 B; one 6144-token episode = 905,969,664 B
+  activations/token (checkpointing) = 36*2560*2 + (12*2560 + 10*4096 + 10*1024 + 8*9728) + 2*2560*2
+                                    = 184,320 + 159,744 + 10,240 = 354,304 B
+  logits (6144 positions) = 6144 * 151936 * 12 B = 11,201,937,408 B
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from rlsys.config import load_config
+from rlsys.memory_plan import (
+    GIB,
+    MemoryPlanError,
+    ModelShapeError,
+    PlanOptions,
+    activation_bytes,
+    logits_bytes,
+    model_shape,
+    plan_memory,
+)
+
+QWEN3_4B_CONFIG = {
+    "architectures": ["Qwen3ForCausalLM"], "hidden_size": 2560, "intermediate_size": 9728,
+    "num_hidden_layers": 36, "num_attention_heads": 32, "num_key_value_heads": 8, "head_dim": 128,
+    "vocab_size": 151936, "tie_word_embeddings": True, "torch_dtype": "bfloat16",
+}
+
+
+def preset(*overrides: str):
+    return load_config("configs/qwen3-4b-24gb.yaml", list(overrides))
+
+
+def item(plan, phase: str, name: str) -> int:
+    return next(it.nbytes for it in plan.phase(phase).items if it.name == name)
+
+
+def test_qwen3_4b_counts_by_hand():
+    shape = model_shape("Qwen/Qwen3-4B")
+    assert shape.param_count() == 4_022_468_096
+    assert shape.weight_bytes(2) == 8_044_936_192
+    assert shape.lora_params(16, ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]) == 33_030_144
+    assert shape.kv_bytes_per_token(2) == 147_456
+    assert activation_bytes(shape, 6144, checkpointing=True) == 6144 * 354_304
+    assert activation_bytes(shape, 6144, checkpointing=False) == 6144 * (36 * 159_744 + 10_240)
+    assert logits_bytes(shape, 6144) == 11_201_937_408
+
+
+def test_other_builtin_shapes_match_published_sizes():
+    assert model_shape("Qwen/Qwen3-1.7B").param_count() == pytest.approx(1.72e9, rel=0.01)
+    assert model_shape("Qwen3-8B").param_count() == pytest.approx(8.19e9, rel=0.01)
+    # AWQ: 4-bit linears + fp16 scale and 4-bit zero per 128 weights + bf16 embeddings (untied)
+    linear = 36 * (4096 * 4096 * 2 + 4096 * 1024 * 2 + 3 * 4096 * 12288)
+    by_hand = linear // 2 + (linear // 128) * 2 + (linear // 128) // 2 + (2 * 151936 * 4096 + 36 * (2 * 4096 + 256) + 4096) * 2
+    assert model_shape("Qwen/Qwen3-8B-AWQ").weight_bytes(2) == by_hand == 6_098_479_104
+
+
+def test_shapes_from_a_local_config_json(tmp_path):
+    (tmp_path / "config.json").write_text(json.dumps(QWEN3_4B_CONFIG))
+    local = model_shape(str(tmp_path))
+    assert local.param_count() == model_shape("Qwen/Qwen3-4B").param_count()
+    with pytest.raises(ModelShapeError, match="no shapes for model 'org/unknown-7b'"):
+        model_shape("org/unknown-7b")
+
+
+def test_learn_phase_of_the_24gb_preset_by_hand():
+    plan = plan_memory(preset(), 24)
+    learn = plan.phase("learn")
+    assert item(plan, "learn", "policy weights (learner)") == 8_044_936_192
+    assert item(plan, "learn", "LoRA + AdamW states (fp32)") == 33_030_144 * 16
+    assert item(plan, "learn", "activations") == 6144 * 354_304  # micro_batch 1
+    assert item(plan, "learn", "logits for the loss") == 11_201_937_408
+    # 3 CUDA contexts (learner, rollout, judge) + 5% headroom + two sleeping engines, 0.5 GiB each
+    overhead = int(1.5 * GIB) + int(0.05 * 24 * GIB) + 2 * int(0.5 * GIB)
+    expected = 8_044_936_192 + 528_482_304 + 2_176_843_776 + 11_201_937_408 + overhead
+    assert learn.total == expected
+    assert expected > 24 * GIB  # unchunked logits do not fit next to everything else
+
+
+def test_refuses_with_what_to_change():
+    plan = plan_memory(preset(), 24)
+    with pytest.raises(MemoryPlanError) as err:
+        plan.check()
+    text = str(err.value)
+    assert "learn phase needs" in text and "logits for the loss 10.43 GiB" in text
+    assert "learner.logits_chunk_tokens" in text and "rollout.max_episode_tokens (now 6144)" in text
+
+    bigger_batch = plan_memory(preset("learner.micro_batch=8"), 24, PlanOptions(logits_chunk_tokens=1024))
+    with pytest.raises(MemoryPlanError, match=r"lower learner.micro_batch \(now 8\)"):
+        bigger_batch.check()
+
+
+def test_chunked_logits_fit_and_size_the_kv_cache():
+    plan = plan_memory(preset(), 24, PlanOptions(logits_chunk_tokens=1024))
+    plan.check()  # fits
+    assert item(plan, "learn", "logits for the loss") == 1024 * 151936 * 12
+    gen = plan.phase("generate")
+    assert gen.total <= 24 * GIB and gen.kv == 24 * GIB - gen.fixed  # KV takes what is left
+    assert plan.episodes_resident == gen.kv // 905_969_664
+    assert 1 <= plan.episodes_resident < 96
+    assert any("rollout.concurrency (now 96" in w for w in plan.warnings())
+    with pytest.raises(MemoryPlanError, match="concurrency wants"):
+        plan.check(strict=True)
+    text = plan.render()
+    for needle in ("generate", "judge", "learn", "rollout KV cache", "gpu_memory_utilization"):
+        assert needle in text
+
+
+def test_learner_offload_frees_the_generate_phase():
+    kept = plan_memory(preset(), 24, PlanOptions(logits_chunk_tokens=1024))
+    offloaded = plan_memory(preset(), 24, PlanOptions(logits_chunk_tokens=1024, learner_offload=True))
+    gained = offloaded.phase("generate").kv - kept.phase("generate").kv
+    assert gained == 8_044_936_192
+    assert offloaded.cpu_offload_bytes - kept.cpu_offload_bytes == 8_044_936_192
+
+
+def test_generate_phase_that_cannot_hold_one_episode_names_concurrency():
+    cfg = load_config("configs/qwen3-4b-24gb.yaml", ["model.path=Qwen/Qwen3-8B"])
+    plan = plan_memory(cfg, 16, PlanOptions(logits_chunk_tokens=1024))
+    with pytest.raises(MemoryPlanError) as err:
+        plan.check()
+    assert "generate phase needs" in str(err.value) and "rollout.concurrency" in str(err.value)
+
+
+def test_rule_judge_has_no_judge_phase(tmp_path):
+    (tmp_path / "config.json").write_text(json.dumps(QWEN3_4B_CONFIG))
+    cfg = load_config("configs/qwen3-4b-24gb.yaml", [f"model.path={tmp_path}", "judge.kind=rule"])
+    plan = plan_memory(cfg, 80)
+    assert [p.name for p in plan.phases] == ["generate", "learn"]
+    assert plan.judge is None
+    plan.check()
+    assert plan.to_dict()["fits"] is True
