@@ -12,6 +12,8 @@ class ModelConfig(Section):
     """Hugging Face model directory or hub name of the policy's base model."""
     tiny: bool = True
     """Build the tiny random-init Qwen3-architecture model at `path` when it is missing."""
+    tiny_size: Literal["nano", "tiny", "small", "base"] = "tiny"
+    """Size preset of the tiny model (about 0.7M, 4M, 13M, 20M parameters)."""
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
     """Weights dtype: `auto` is bfloat16 on GPU and float32 on CPU."""
 
