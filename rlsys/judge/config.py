@@ -20,3 +20,53 @@ class JudgeConfig(Section):
     """Number of `JudgeActor` replicas."""
     reward: Literal["approach", "binary", "gave_up_penalty"] = "approach"
     """Reward formula: `approach` (R = a/100 if correct else -(1 - a/100)), `binary`, or with a give-up penalty."""
+
+    # --- reward variants ---
+    binary_incorrect_reward: float = 0.0
+    """`binary` reward of a wrong or given-up answer: 0.0 gives 1/0 rewards, -1.0 gives 1/-1."""
+    gave_up_penalty: float = 0.5
+    """`gave_up_penalty` reward: a give-up earns -gave_up_penalty (wrong answers keep -(1 - a/100))."""
+
+    # --- LLM / HTTP judges: prompt, sampling, parsing ---
+    temperature: float = 0.0
+    """Sampling temperature of LLM/HTTP judges (0 = greedy, deterministic)."""
+    seed: int = 0
+    """Sampling seed sent with every judge request."""
+    max_new_tokens: int = 256
+    """Tokens for the judge's JSON reply (after any thinking)."""
+    thinking: bool = False
+    """Let a Qwen3 judge think first (`enable_thinking` in its chat template)."""
+    thinking_budget: int = 512
+    """Most tokens of thinking; at the budget the judge is made to close `</think>` and answer."""
+    batch_size: int = 24
+    """Judge requests an `llm` judge keeps in flight on its engine at once."""
+    max_prompt_tokens: int = 6144
+    """Longest rubric prompt (tokens) for an `llm` judge; longer trajectories are rendered shorter."""
+    max_cell_chars: int = 800
+    """Characters of each code cell and of each tool output shown to the judge (head and tail kept)."""
+    max_trajectory_chars: int = 8000
+    """Characters of the whole rendered trajectory shown to the judge (middle turns dropped first)."""
+    default_approach: float = 50.0
+    """Approach score used when a judge reply gives a category but no approach score."""
+    parse_retries: int = 1
+    """Times an unparseable judge reply is asked again before the verdict is `judge_error`."""
+
+    # --- HTTP judge transport ---
+    http_timeout_s: float = 120.0
+    """Timeout of one HTTP judge request."""
+    http_retries: int = 3
+    """Retries of an HTTP request after a 5xx/429 reply, a timeout or a connection error."""
+    http_backoff_s: float = 1.0
+    """First backoff before an HTTP retry; doubles after each retry."""
+    http_concurrency: int = 16
+    """Most HTTP judge requests in flight at once."""
+    http_chat_template_kwargs: bool = True
+    """Send `chat_template_kwargs: {enable_thinking: ...}` (vLLM / `rlsys serve`); off for endpoints that reject it."""
+
+    # --- rule judge ---
+    f1_threshold: float = 0.8
+    """Rule judge: token F1 against the gold answer (or an alias) at or above which an answer is correct."""
+    containment_min_ratio: float = 0.5
+    """Rule judge: one answer contained in the other counts only if shorter/longer (in tokens) is at least this."""
+    efficient_tool_calls: int = 8
+    """Rule judge: most tool calls an episode may make and still earn the efficiency part of the approach score."""

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:  # only for annotations: keeps this module free of import cycles
+    from rlsys.rollout.types import Trajectory
 
 
 class Category(str, Enum):
@@ -27,3 +31,11 @@ class Verdict:
     @property
     def failed(self) -> bool:
         return self.category is Category.JUDGE_ERROR
+
+
+class Judge(Protocol):
+    """Anything that scores trajectories: the rule, LLM and HTTP judges (and `JudgeActor`)."""
+
+    async def score(self, batch: list["Trajectory"]) -> list[Verdict]:
+        """One verdict per trajectory, in order; a judge failure is `Category.JUDGE_ERROR`, never an exception."""
+        ...

@@ -1,0 +1,59 @@
+"""From verdict to reward, and applying verdicts to trajectories.
+
+Variants (`judge.reward`), with a = approach/100 clamped to [0, 1]:
+
+| verdict    | `approach` (default) | `binary`                        | `gave_up_penalty`   |
+|------------|----------------------|---------------------------------|---------------------|
+| correct    | a                    | 1                               | a                   |
+| incorrect  | -(1 - a)             | `binary_incorrect_reward` (0/-1)| -(1 - a)            |
+| gave_up    | -(1 - a)             | `binary_incorrect_reward`       | -`gave_up_penalty`  |
+| judge_error| None (excluded)      | None                            | None                |
+
+`None` means "no reward": the trajectory is dropped from its group's statistics.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from rlsys.judge.config import JudgeConfig
+from rlsys.judge.types import Category, Verdict
+
+
+def reward(verdict: Verdict, cfg: JudgeConfig | None = None) -> float | None:
+    """The reward of one verdict under `cfg.reward` (see the module docstring)."""
+    cfg = cfg or JudgeConfig()
+    category = verdict.category
+    if category is Category.JUDGE_ERROR:
+        return None
+    a = min(max(float(verdict.approach), 0.0), 100.0) / 100.0
+    if cfg.reward == "binary":
+        return 1.0 if category is Category.CORRECT else float(cfg.binary_incorrect_reward)
+    if category is Category.CORRECT:
+        return a
+    if category is Category.GAVE_UP and cfg.reward == "gave_up_penalty":
+        return -float(cfg.gave_up_penalty)
+    return -(1.0 - a)
+
+
+def apply_verdicts(batch: list[Any], verdicts: list[Verdict], cfg: JudgeConfig | None = None) -> dict[str, float]:
+    """Sets `reward` on each trajectory (and `failure = "judge_error"` where the judge failed,
+    which excludes it from group statistics); returns counts for metrics."""
+    if len(batch) != len(verdicts):
+        raise ValueError(f"{len(batch)} trajectories but {len(verdicts)} verdicts")
+    for traj, verdict in zip(batch, verdicts):
+        traj.reward = reward(verdict, cfg)
+        if verdict.failed:
+            traj.failure = "judge_error"
+    return verdict_counts(verdicts)
+
+
+def verdict_counts(verdicts: list[Verdict]) -> dict[str, float]:
+    """`judge/<category>` counts, `judge/judged` and the mean approach of the judged ones."""
+    counts = Counter(v.category.value for v in verdicts)
+    out: dict[str, float] = {f"judge/{c.value}": float(counts.get(c.value, 0)) for c in Category}
+    judged = [v for v in verdicts if not v.failed]
+    out["judge/judged"] = float(len(judged))
+    out["judge/approach_mean"] = sum(v.approach for v in judged) / len(judged) if judged else 0.0
+    return out

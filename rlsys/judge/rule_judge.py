@@ -1,0 +1,108 @@
+"""The rule judge: normalised answer matching plus an approach score from observable behaviour.
+
+No model, no network: the CPU default and a cross-check next to an LLM judge.
+
+Approach score (0..100), from what the trajectory shows:
+- searched: the episode made at least one tool call                          +35
+- grounded: the answer appears in the tool outputs / stdout the agent read   +35
+- clean: no cell ended in an error, timeout or kill (only if it searched)    +15
+- efficient: at most `efficient_tool_calls` tool calls (only if it searched) +15
+An answer from memory with no search scores 0; a give-up cannot be grounded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rlsys.judge.config import JudgeConfig
+from rlsys.judge.matching import gold_aliases, is_give_up, match_answer
+from rlsys.judge.normalization import normalize
+from rlsys.judge.types import Category, Verdict
+from rlsys.rollout.types import Trajectory
+from rlsys.sandbox.types import ExecStatus
+
+_FAILED = {ExecStatus.ERROR, ExecStatus.TIMEOUT, ExecStatus.KILLED, ExecStatus.INFRA_ERROR}
+MAX_SCANNED_CHARS = 200_000  # of tool output per trajectory, for the grounding check
+
+
+@dataclass
+class Behaviour:
+    """What a trajectory observably did."""
+
+    cells: int
+    tool_calls: int
+    failed_cells: int
+    grounded: bool
+
+    def approach(self, efficient_tool_calls: int) -> float:
+        if self.tool_calls == 0:
+            return 0.0
+        score = 35.0
+        score += 35.0 if self.grounded else 0.0
+        score += 15.0 if self.failed_cells == 0 else 0.0
+        score += 15.0 if self.tool_calls <= efficient_tool_calls else 0.0
+        return score
+
+    def describe(self) -> str:
+        return (
+            f"{self.cells} cell(s), {self.tool_calls} tool call(s), {self.failed_cells} failed; "
+            f"answer {'found' if self.grounded else 'not found'} in what it read"
+        )
+
+
+def _read_text(traj: Trajectory) -> str:
+    parts: list[str] = []
+    size = 0
+    for turn in traj.turns:
+        if turn.result is None:
+            continue
+        for text in [*turn.result.tool_outputs, turn.result.stdout]:
+            if size >= MAX_SCANNED_CHARS:
+                break
+            piece = text[: MAX_SCANNED_CHARS - size]
+            parts.append(piece)
+            size += len(piece)
+    return "\n".join(parts)
+
+
+def observe(traj: Trajectory, answer: str | None) -> Behaviour:
+    """Counts cells, tool calls and failures, and checks whether the answer was in what it read."""
+    results = [t.result for t in traj.turns if t.result is not None]
+    grounded = False
+    if answer and not is_give_up(answer):
+        needle = normalize(answer)
+        if needle:
+            haystack = normalize(_read_text(traj), drop_asides=False)
+            grounded = f" {needle} " in f" {haystack} "
+    return Behaviour(
+        cells=sum(1 for t in traj.turns if t.cell is not None),
+        tool_calls=sum(r.tool_calls for r in results),
+        failed_cells=sum(1 for r in results if r.status in _FAILED),
+        grounded=grounded,
+    )
+
+
+class RuleJudge:
+    """Judges by normalised matching against the gold answer (and its `|`-separated aliases)."""
+
+    def __init__(self, cfg: JudgeConfig | None = None):
+        self.cfg = cfg or JudgeConfig()
+
+    def judge(self, traj: Trajectory) -> Verdict:
+        """The verdict on one trajectory (synchronous; `score` is the async batch interface)."""
+        answer = traj.answer
+        try:
+            aliases = gold_aliases(traj.question.answer)
+            if not aliases:
+                raise ValueError("empty gold answer")
+            m = match_answer(answer, aliases, self.cfg.f1_threshold, self.cfg.containment_min_ratio)
+        except Exception as err:  # a bad record must not take the batch down
+            return Verdict(Category.JUDGE_ERROR, 0.0, f"rule judge failed: {err}")
+        behaviour = observe(traj, answer)
+        approach = behaviour.approach(self.cfg.efficient_tool_calls)
+        shown = "no answer" if answer is None else repr(answer[:200])
+        rationale = f"{m.category} ({m.how}, f1={m.f1:.2f}) for {shown}; {behaviour.describe()}"
+        return Verdict(Category(m.category), approach, rationale)
+
+    async def score(self, batch: list[Trajectory]) -> list[Verdict]:
+        return [self.judge(traj) for traj in batch]
