@@ -23,6 +23,15 @@ class SamplingParams:
 
 @dataclass
 class Generation:
+    """Tokens one `Engine.generate` call sampled.
+
+    `logprobs[i]` is `log softmax(logits_i / T)[token_ids[i]]` with T = `SamplingParams.temperature`
+    (the temperature-scaled distribution, before any top-p truncation; T == 0 is greedy and records
+    the T = 1 log-prob). The learner recomputes it with a plain forward pass of the same weights
+    and divides its logits by `Trajectory.temperature` before the log-softmax, so the two agree
+    (exactly when top_p == 1). vLLM: `logprobs_mode="processed_logprobs"` gives the same quantity.
+    """
+
     token_ids: list[int]          # sampled tokens, exactly as sampled
     logprobs: list[float]         # log-prob of each sampled token under the behaviour policy
     text: str                     # decoded sampled tokens
@@ -75,6 +84,8 @@ class Trajectory:
     # filled after judging
     reward: float | None = None
     failure: str | None = None  # "infra_error" / "judge_error": excluded from group statistics
+    sampling_seed: int | None = None  # seed of this rollout's sampling (with `temperature`, drawn per rollout)
+    error: str | None = None          # what failed, when end_reason is INFRA_ERROR
 
     @property
     def excluded(self) -> bool:
