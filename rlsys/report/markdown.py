@@ -1,0 +1,82 @@
+"""`report.md` of a run: the results table in the shape of the reference's Table 1
+(rows base / SFT / SFT+RL, then any other evaluated stage) and the training-curve plots."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from rlsys.metrics import read_metrics
+from rlsys.report.eval_files import EVAL_DIR, load_evals
+from rlsys.report.plots import plot_rl_curve, plot_sft_loss
+
+REPORT_FILE = "report.md"
+SFT_PLOT = "sft_loss.png"
+RL_PLOT = "rl_curve.png"
+TAXONOMY_COLUMNS = (
+    ("interface_misuse", "interface misuse"),
+    ("silent_execution", "silent exec."),
+    ("gave_up", "gave up"),
+    ("wrong_answer_gold_visible", "wrong, gold seen"),
+    ("wrong_answer_never_found", "wrong, never found"),
+    ("infra_error", "infra error"),
+)
+
+
+class ReportError(ValueError):
+    """A run directory with nothing to report."""
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.1f}%"
+
+
+def results_table(records: list[dict[str, Any]]) -> str:
+    """The markdown table: one row per eval record, shares of the failure taxonomy as columns."""
+    head = ["model", "n", "accuracy", "answered", "mean turns", "tool calls"] + [t for _, t in TAXONOMY_COLUMNS]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * 2 + "---:|" * (len(head) - 2)]
+    for rec in records:
+        s = rec["summary"]
+        shares = s.get("taxonomy_share", {})
+        label = rec["label"] + (f" (step {rec['step']})" if rec.get("step") is not None and rec["stage"] != "rl" else "")
+        cells = [
+            label, str(s.get("scored", "")), _pct(s["accuracy"]), _pct(s["answered_rate"]),
+            f"{s['mean_turns']:.2f}", f"{s['mean_tool_calls']:.2f}",
+        ] + [_pct(shares.get(key, 0.0)) for key, _ in TAXONOMY_COLUMNS]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def write_report(run_dir: str | Path) -> Path:
+    """Write `run_dir/report.md` and its PNG plots from `eval/*.json` and `metrics.jsonl`."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise ReportError(f"run directory not found: {run_dir}")
+    records = load_evals(run_dir)
+    rows = read_metrics(run_dir)
+    if not records and not rows:
+        raise ReportError(f"{run_dir} has no evaluations ({EVAL_DIR}/*.json) and no metrics.jsonl to report")
+    sft_png = plot_sft_loss(rows, run_dir / SFT_PLOT)
+    rl_png = plot_rl_curve(rows, run_dir / RL_PLOT)
+
+    parts = [f"# rlsys report: `{run_dir.name}`", ""]
+    if records:
+        splits = sorted({str(r.get("split", "?")) for r in records})
+        parts += [
+            f"Held-out evaluation (split: {', '.join(splits)}). Accuracy and answered rate are over scored "
+            "episodes (n; infra errors excluded); the failure columns are shares of n (infra error: of all "
+            "episodes). Failure classes: see `rlsys/report/taxonomy.py`.",
+            "",
+            results_table(records),
+            "",
+        ]
+    else:
+        parts += ["No evaluations yet (`eval/*.json`).", ""]
+    parts += ["## Training curves", ""]
+    parts.append(f"![SFT loss per epoch]({SFT_PLOT})" if sft_png else "No SFT loss in `metrics.jsonl`.")
+    parts.append("")
+    parts.append(f"![GRPO reward and accuracy per step]({RL_PLOT})" if rl_png else "No GRPO steps in `metrics.jsonl`.")
+    parts.append("")
+    out = run_dir / REPORT_FILE
+    out.write_text("\n".join(parts))
+    return out
