@@ -28,3 +28,15 @@ class SandboxConfig(Section):
     """Process limit of one container."""
     max_tool_calls_per_cell: int = 20
     """Tool calls allowed in one cell."""
+    max_tool_bytes_per_cell: int = 262144
+    """Bytes of tool results one cell may receive; further calls fail with a message to the model."""
+    tmpfs_mb: int = 16
+    """Size of the writable /tmp of a sandbox (the only writable place)."""
+    max_cells_per_container: int = 2000
+    """Cells a container serves before it is replaced (bounds slow leaks)."""
+    start_timeout_s: float = 60.0
+    """Deadline for a sandbox to start and answer."""
+    acquire_timeout_s: float = 120.0
+    """How long opening an episode waits for a free sandbox before its cells fail as infra errors."""
+    docker_timeout_s: float = 30.0
+    """Timeout of every Docker API call."""

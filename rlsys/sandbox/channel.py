@@ -1,0 +1,128 @@
+"""Host side of the harness protocol: JSON lines to and from one sandbox's supervisor.
+
+Backends hand over an `asyncio.StreamReader` (the supervisor's stdout) and a writer with
+`write(bytes)` + `await drain()` (its stdin). Every wait has a deadline; any protocol
+violation, EOF or missed deadline raises `ChannelBroken`, and the pool then replaces the sandbox.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from rlsys.sandbox.tools import TOOL_SPECS, ToolGate
+from rlsys.sandbox.types import ExecResult, ExecStatus
+
+# One `python3 -c` program: the episode interpreter first, then the supervisor (and its entry point).
+HARNESS_SOURCE = Path(__file__).with_name("harness_child.py").read_text() + "\n\n" + \
+    Path(__file__).with_name("harness.py").read_text()
+SUPERVISOR_ARGV = ["-I", "-S", "-c", HARNESS_SOURCE, "supervisor"]  # after the python executable
+HOST_MARGIN_S = 5.0     # the supervisor gets timeout + its grace; the host waits this much longer
+MAX_LINE = 8 << 20
+
+
+class ChannelBroken(RuntimeError):
+    """The sandbox stopped speaking the protocol (exited, hung, or sent garbage)."""
+
+    def __init__(self, message: str, died: bool = False):
+        super().__init__(message)
+        self.died = died  # the sandbox process is gone (EOF), as opposed to hung or garbled
+
+
+def truncation_marker(shown: int, total: int) -> str:
+    return f"\n... [output truncated: showed {shown} of {total} bytes]"
+
+
+class HarnessChannel:
+    def __init__(self, reader: asyncio.StreamReader, writer: Any, name: str):
+        self.reader, self.writer, self.name = reader, writer, name
+        self.cells = 0
+
+    async def send(self, msg: dict[str, Any]) -> None:
+        try:
+            self.writer.write(json.dumps(msg).encode() + b"\n")
+            await asyncio.wait_for(self.writer.drain(), 10.0)
+        except (OSError, asyncio.TimeoutError, RuntimeError) as err:
+            raise ChannelBroken(f"{self.name}: cannot write to the sandbox ({err!r})", died=True) from None
+
+    async def recv(self, deadline: float) -> dict[str, Any]:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise ChannelBroken(f"{self.name}: no answer from the sandbox before the deadline")
+        try:
+            line = await asyncio.wait_for(self.reader.readline(), remaining)
+        except asyncio.TimeoutError:
+            raise ChannelBroken(f"{self.name}: no answer from the sandbox before the deadline") from None
+        except (ValueError, asyncio.LimitOverrunError):
+            raise ChannelBroken(f"{self.name}: oversized message from the sandbox") from None
+        except (OSError, asyncio.IncompleteReadError) as err:
+            raise ChannelBroken(f"{self.name}: connection lost ({err!r})", died=True) from None
+        if not line:
+            raise ChannelBroken(f"{self.name}: the sandbox exited", died=True)
+        try:
+            msg = json.loads(line)
+        except ValueError:
+            raise ChannelBroken(f"{self.name}: garbled message {line[:80]!r}") from None
+        if not isinstance(msg, dict):
+            raise ChannelBroken(f"{self.name}: unexpected message {line[:80]!r}")
+        return msg
+
+    async def expect(self, op: str, deadline: float) -> dict[str, Any]:
+        msg = await self.recv(deadline)
+        if msg.get("op") != op:
+            raise ChannelBroken(f"{self.name}: expected {op!r}, got {str(msg)[:120]}")
+        return msg
+
+    async def init(self, settings: dict[str, Any], timeout_s: float) -> None:
+        await self.send({"op": "init", "tools": TOOL_SPECS, **settings})
+        ready = await self.expect("ready", time.monotonic() + timeout_s)
+        if not ready.get("ok"):
+            raise ChannelBroken(f"{self.name}: the harness could not start its interpreter")
+
+    async def reset(self, timeout_s: float) -> None:
+        await self.send({"op": "reset"})
+        done = await self.expect("reset_done", time.monotonic() + timeout_s)
+        if not done.get("ok"):
+            raise ChannelBroken(f"{self.name}: the harness could not start a fresh interpreter")
+
+    async def run_cell(self, code: str, timeout_s: float, gate: ToolGate) -> ExecResult:
+        """Runs one cell; tool calls are answered through `gate`. Raises ChannelBroken."""
+        self.cells += 1
+        cell = self.cells
+        started = time.monotonic()
+        deadline = started + timeout_s + HOST_MARGIN_S
+        await self.send({"op": "run", "cell": cell, "code": code, "timeout": timeout_s})
+        while True:
+            msg = await self.recv(deadline)
+            op = msg.get("op")
+            if op == "tool" and msg.get("cell") == cell:
+                reply = await gate.answer(msg.get("name"), msg.get("kwargs"))
+                await self.send({"op": "tool_result", "cell": cell, "call": msg.get("call"), **reply})
+            elif op == "result" and msg.get("cell") == cell:
+                return self._result(msg, time.monotonic() - started, gate)
+            elif op == "log":
+                continue
+            else:
+                raise ChannelBroken(f"{self.name}: unexpected message during a cell: {str(msg)[:120]}")
+
+    @staticmethod
+    def _result(msg: dict[str, Any], duration: float, gate: ToolGate) -> ExecResult:
+        stdout = msg.get("stdout") or ""
+        total = int(msg.get("total_bytes") or 0)
+        shown = int(msg.get("shown_bytes") or 0)
+        truncated = total > shown
+        if truncated:
+            stdout += truncation_marker(shown, total)
+        try:
+            status = ExecStatus(msg.get("status"))
+        except ValueError:
+            status = ExecStatus.ERROR
+        if status is ExecStatus.INFRA_ERROR:  # only the host decides that something is our fault
+            status = ExecStatus.KILLED
+        error = msg.get("error")
+        return ExecResult(stdout=stdout, error=str(error) if error is not None else None, status=status,
+                          duration_s=duration, tool_calls=gate.calls, truncated=truncated,
+                          tool_outputs=list(gate.outputs))

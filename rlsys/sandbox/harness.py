@@ -1,0 +1,321 @@
+"""The in-sandbox harness (Python standard library only). Its source is passed with `python3 -c`.
+
+Two roles in one file:
+
+* `supervisor` — PID 1 of the container (or of the bwrap pid namespace). Talks to the host
+  over its stdin/stdout in JSON lines, and is the only process holding them. It starts one
+  fresh interpreter per episode (the *child*, a new `python3` process: nothing of earlier
+  episodes is in its memory), relays tool calls, drains the child's output pipe with a byte cap,
+  enforces the cell deadline (SIGINT, then SIGKILL of everything), and on `reset` kills every
+  process but itself and wipes /tmp and /dev/shm. It makes itself non-dumpable, so user code
+  (same uid) cannot open /proc/1/fd/* or /proc/1/mem to forge messages or read its memory.
+* `child` (`harness_child.py`, prepended to this file in the `-c` source) — runs the episode's
+  cells in one globals dict. Its fd 1/2 are a pipe read by the supervisor (user output can
+  never reach the host channel); its control socket carries cell requests, tool calls, results.
+After every cell the supervisor kills any other process the cell left behind (a fork bomb's
+survivors, background jobs), so nothing a cell starts outlives it except its own threads.
+
+Host -> supervisor: init, run, tool_result, reset, ping.  Supervisor -> host: ready, tool,
+result, reset_done, pong, log.
+"""
+
+import json
+import os
+import select
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+MAX_MSG = 4 << 20           # longest control line accepted from the child
+DONE_GRACE_S = 1.0          # after SIGINT at the deadline, time the cell gets to unwind
+CHILD_START_S = 10.0
+EXIT_MSG = ("the interpreter exited (os._exit, sys.exit in a thread, or a crash); variables from "
+            "earlier cells are gone")
+
+
+def _nondumpable():
+    try:
+        import ctypes
+        ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE = 4
+    except Exception:
+        pass
+
+
+class Lines:
+    """Buffered JSON-line reader over a file descriptor."""
+
+    def __init__(self, fd):
+        self.fd, self.buf = fd, b""
+
+    def read_available(self):
+        """Reads once; returns (messages, eof). Raises ValueError on an oversized line."""
+        data = os.read(self.fd, 1 << 16)
+        self.buf += data
+        msgs = []
+        while b"\n" in self.buf:
+            line, self.buf = self.buf.split(b"\n", 1)
+            if line.strip():
+                msgs.append(json.loads(line))
+        if len(self.buf) > MAX_MSG:
+            raise ValueError("control line too long")
+        return msgs, not data
+
+
+def _write_all(fd, data):
+    while data:
+        data = data[os.write(fd, data):]
+
+
+# ----------------------------------------------------------------------------- supervisor
+class Supervisor:
+    def __init__(self, source):
+        self.source = source
+        self.host = Lines(0)
+        self.init = {}
+        self.child = None      # dict(pid, proc, ctl, lines, out)
+        self.cell = None       # dict(id, deadline, interrupted)
+        self.out = bytearray()
+        self.out_total = 0
+        self.exited = {}       # pid -> wait status, from the reaper
+
+    def send(self, msg):
+        _write_all(1, json.dumps(msg).encode() + b"\n")
+
+    def reap(self):
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            self.exited[pid] = status
+
+    def spawn(self):
+        parent, child = socket.socketpair()
+        out_r, out_w = os.pipe()
+        env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": "/tmp", "LANG": "C.UTF-8",
+               "PYTHONDONTWRITEBYTECODE": "1", "PYTHONIOENCODING": "utf-8"}
+        proc = subprocess.Popen(
+            [sys.executable, "-I", "-c", self.source, "child", str(child.fileno())], stdin=subprocess.DEVNULL,
+            stdout=out_w, stderr=out_w, pass_fds=(child.fileno(),), close_fds=True, cwd="/tmp", env=env)
+        child.close()
+        os.close(out_w)
+        os.set_blocking(out_r, False)
+        self.child = {"pid": proc.pid, "proc": proc, "ctl": parent, "lines": Lines(parent.fileno()), "out": out_r}
+        parent.sendall(json.dumps({k: self.init.get(k) for k in ("tools", "memory_bytes", "nproc", "fsize")})
+                       .encode() + b"\n")
+        deadline = time.monotonic() + CHILD_START_S
+        while time.monotonic() < deadline:
+            if select.select([parent], [], [], 0.1)[0]:
+                msgs, eof = self.child["lines"].read_available()
+                if any(m.get("op") == "hello" for m in msgs):
+                    return True
+                if eof:
+                    break
+        self.kill_child()
+        return False
+
+    def kill_child(self):
+        """SIGKILL the child and, as PID 1 of a namespace, every other process in it."""
+        if self.child:
+            try:
+                os.kill(self.child["pid"], signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.child["ctl"].close()
+            os.close(self.child["out"])
+            self.child = None
+        if os.getpid() == 1:  # never outside a pid namespace
+            try:
+                os.kill(-1, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        time.sleep(0.005)
+        self.reap()
+
+    def wipe(self):
+        if os.getpid() != 1:  # only ever inside the sandbox's own pid namespace (never on a host)
+            return
+        for top in ("/tmp", "/dev/shm"):
+            for dirpath, dirnames, filenames in os.walk(top, topdown=False):
+                for name in filenames + dirnames:
+                    path = os.path.join(dirpath, name)
+                    try:
+                        os.rmdir(path) if os.path.isdir(path) and not os.path.islink(path) else os.unlink(path)
+                    except OSError:
+                        pass
+
+    def drain(self):
+        if not self.child:
+            return
+        while True:
+            try:
+                data = os.read(self.child["out"], 1 << 16)
+            except BlockingIOError:
+                return
+            if not data:
+                return
+            room = self.init.get("output_bytes", 8192) - len(self.out)
+            if room > 0:
+                self.out += data[:room]
+            self.out_total += len(data)
+
+    def kill_strays(self):
+        """Kills every process of the namespace except this one and the child (PID 1 only)."""
+        if os.getpid() != 1:
+            return
+        keep = {1, self.child["pid"] if self.child else 1}
+        for entry in os.listdir("/proc"):
+            if entry.isdigit() and int(entry) not in keep:
+                try:
+                    os.kill(int(entry), signal.SIGKILL)
+                except OSError:
+                    pass
+
+    def finish(self, status, error):
+        self.drain()
+        self.kill_strays()
+        self.send({"op": "result", "cell": self.cell["id"], "status": status, "error": error,
+                   "stdout": self.out.decode("utf-8", "replace"), "shown_bytes": len(self.out),
+                   "total_bytes": self.out_total})
+        self.cell, self.out, self.out_total = None, bytearray(), 0
+
+    def child_died(self):
+        pid = self.child["pid"]
+        deadline = time.monotonic() + 1.0
+        while pid not in self.exited and time.monotonic() < deadline:
+            self.reap()
+            time.sleep(0.002)
+        status = self.exited.pop(pid, None)
+        self.drain()
+        self.kill_child()
+        if self.cell is None:
+            return
+        if status is not None and os.WIFSIGNALED(status):
+            sig = signal.Signals(os.WTERMSIG(status)).name
+            hint = {"SIGKILL": " (out of memory or killed)", "SIGSEGV": " (stack overflow? deep recursion)"}
+            msg = f"the interpreter was killed by {sig}{hint.get(sig, '')}; variables from earlier cells are gone"
+        else:
+            msg = EXIT_MSG
+        self.finish("killed", msg)
+        self.spawn()  # the next cell finds a fresh interpreter waiting
+
+    def on_host(self, msg):
+        op = msg.get("op")
+        if op == "run":
+            self.cell = {"id": msg["cell"], "timeout": float(msg["timeout"]), "interrupted": None,
+                         "deadline": time.monotonic() + float(msg["timeout"])}
+            if self.child is None and not self.spawn():
+                self.finish("killed", "the sandbox could not start a fresh interpreter")
+                return
+            try:
+                self.child["ctl"].sendall(json.dumps({"op": "run", "cell": msg["cell"], "code": msg["code"]})
+                                          .encode() + b"\n")
+            except OSError:
+                self.child_died()
+        elif op == "tool_result":
+            if self.cell and self.child and msg.get("cell") == self.cell["id"]:
+                try:
+                    self.child["ctl"].sendall(json.dumps(msg).encode() + b"\n")
+                except OSError:
+                    pass
+        elif op == "reset":
+            self.cell = None
+            self.kill_child()
+            self.wipe()
+            self.out, self.out_total = bytearray(), 0
+            self.send({"op": "reset_done", "ok": self.spawn()})
+        elif op == "ping":
+            self.send({"op": "pong", "child": self.child is not None})
+
+    def on_child(self):
+        try:
+            msgs, eof = self.child["lines"].read_available()
+        except (ValueError, OSError):
+            msgs, eof = [], True  # garbage on the control socket: treat as a dead interpreter
+        for msg in msgs:
+            if self.cell is None or not isinstance(msg, dict):
+                continue
+            if msg.get("op") == "tool" and not self.cell["interrupted"]:
+                self.send({"op": "tool", "cell": self.cell["id"], "call": msg.get("call"),
+                           "name": msg.get("name"), "kwargs": msg.get("kwargs")})
+            elif msg.get("op") == "done" and msg.get("cell") == self.cell["id"]:
+                if self.cell["interrupted"]:
+                    self.finish("timeout", f"TimeoutError: the cell exceeded its {self.cell['timeout']:g}s time "
+                                "limit and was interrupted")
+                else:
+                    self.finish(msg.get("status", "error"), msg.get("error"))
+        if eof and self.child:
+            self.child_died()
+
+    def check_deadline(self):
+        now = time.monotonic()
+        cell = self.cell
+        if cell is None or now < cell["deadline"]:
+            return
+        if cell["interrupted"] is None:
+            cell["interrupted"] = now
+            if self.child:
+                try:
+                    os.kill(self.child["pid"], signal.SIGINT)
+                except ProcessLookupError:
+                    pass
+        elif now >= cell["interrupted"] + DONE_GRACE_S:
+            self.drain()
+            self.kill_child()
+            self.finish("timeout", "TimeoutError: the cell exceeded its time limit and did not stop when "
+                        "interrupted; the interpreter was restarted, variables from earlier cells are gone")
+            self.spawn()
+
+    def serve(self):
+        self.init = self.read_init()
+        self.send({"op": "ready", "ok": self.spawn(), "pid": os.getpid()})
+        while True:
+            fds = [0]
+            if self.child:
+                fds += [self.child["ctl"], self.child["out"]]
+            wait = 0.05 if self.cell else 1.0
+            if self.cell:
+                wait = max(0.0, min(wait, self.cell["deadline"] - time.monotonic() + 0.001))
+            ready = select.select(fds, [], [], wait)[0]
+            if 0 in ready:
+                msgs, eof = self.host.read_available()
+                if eof:
+                    self.kill_child()
+                    return
+                for msg in msgs:
+                    self.on_host(msg)
+            if self.child and self.child["out"] in ready:
+                self.drain()
+            if self.child and self.child["ctl"] in ready:
+                self.on_child()
+            self.reap()
+            if self.child and self.child["pid"] in self.exited:
+                self.child_died()
+            self.check_deadline()
+
+    def read_init(self):
+        while True:
+            msgs, eof = self.host.read_available()
+            if eof:
+                raise SystemExit(0)
+            if msgs:
+                return msgs[0]
+
+
+def supervisor_main():
+    _nondumpable()
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2, signal.SIGALRM):
+        signal.signal(sig, signal.SIG_IGN)
+    argv = getattr(sys, "orig_argv", None) or open("/proc/self/cmdline", "rb").read().decode().split("\0")
+    Supervisor(argv[argv.index("-c") + 1]).serve()
+
+
+if __name__ == "__main__":
+    if sys.argv[-2:-1] == ["child"]:
+        child_main()
+    elif sys.argv[-1] == "supervisor":
+        supervisor_main()

@@ -1,0 +1,77 @@
+"""The corpus tools the sandbox exposes, and the host-side gate every tool call passes through.
+
+The harness defines `search_pages(query)`, `view_sections(page_id)` and `read_section(section_id)`
+from `TOOL_SPECS` and checks argument types itself, but the host does not trust it: a cell can
+write anything to its control socket. `ToolGate` re-validates each call, enforces the per-cell
+caps on calls and returned bytes, calls the `ToolFn` off the event loop, and records the text
+of every result the cell received (the judge reads it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from rlsys.sandbox.types import ToolFn
+
+TOOL_SPECS: list[dict[str, Any]] = [
+    {"name": "search_pages", "params": ["query"],
+     "doc": "search_pages(query: str) -> list of {page_id, title, score, ...}: the top pages for a query."},
+    {"name": "view_sections", "params": ["page_id"],
+     "doc": "view_sections(page_id: str) -> list of {section_id, section_name, level} of a page."},
+    {"name": "read_section", "params": ["section_id"],
+     "doc": "read_section(section_id: str) -> str: the text of a section ('<page_id>:full' is the whole page)."},
+]
+_PARAMS = {spec["name"]: spec["params"] for spec in TOOL_SPECS}
+MAX_ARG_CHARS = 4096
+
+
+def check_call(name: Any, kwargs: Any) -> str | None:
+    """Returns why a tool call is malformed, or None when it is well-formed."""
+    if name not in _PARAMS:
+        return f"unknown tool {name!r}"
+    if not isinstance(kwargs, dict) or sorted(kwargs) != sorted(_PARAMS[name]):
+        return f"{name}() takes exactly the argument(s) {', '.join(_PARAMS[name])}"
+    for key, value in kwargs.items():
+        if not isinstance(value, str):
+            return f"{name}() argument {key!r} must be a str, not {type(value).__name__}"
+        if len(value) > MAX_ARG_CHARS:
+            return f"{name}() argument {key!r} is longer than {MAX_ARG_CHARS} characters"
+    return None
+
+
+@dataclass
+class ToolGate:
+    """Answers one cell's tool calls; counts them and the bytes they returned."""
+
+    tool_fn: ToolFn
+    max_calls: int
+    max_bytes: int
+    calls: int = 0
+    bytes_returned: int = 0
+    outputs: list[str] = field(default_factory=list)
+
+    async def answer(self, name: Any, kwargs: Any) -> dict[str, Any]:
+        """The reply for the harness: {ok: True, value} or {ok: False, kind, message}."""
+        problem = check_call(name, kwargs)
+        if problem:
+            return {"ok": False, "kind": "TypeError", "message": problem}
+        if self.calls >= self.max_calls:
+            return {"ok": False, "kind": "RuntimeError",
+                    "message": f"tool call limit reached ({self.max_calls} per cell); print what you have"}
+        self.calls += 1
+        try:
+            value = await asyncio.to_thread(self.tool_fn, name, kwargs)
+            text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+        except Exception as err:  # the ToolFn should not raise; if it does, the cell sees an error
+            return {"ok": False, "kind": "RuntimeError", "message": f"{name}() failed: {type(err).__name__}: {err}"}
+        size = len(text.encode("utf-8", "replace"))
+        if self.bytes_returned + size > self.max_bytes:
+            return {"ok": False, "kind": "RuntimeError",
+                    "message": f"tool output limit reached ({self.max_bytes} bytes per cell); "
+                               "read fewer or smaller sections"}
+        self.bytes_returned += size
+        self.outputs.append(text)
+        return {"ok": True, "value": value}
