@@ -51,18 +51,32 @@ def _run(cmd: list[str], log: Callable[[str], None], timeout: float) -> None:
         raise ImageBuildError(f"{cmd[0]} failed (exit {proc.returncode}):\n{tail}")
 
 
+def _unmount_under(root: Path) -> None:
+    """An interrupted debootstrap leaves /proc (and others) mounted inside the target: unmount them
+    before the directory is removed, or the removal walks the host's /proc."""
+    try:
+        mounts = [line.split()[1] for line in Path("/proc/mounts").read_text().splitlines()]
+    except OSError:
+        return
+    for point in sorted((m for m in mounts if m.startswith(str(root) + "/")), key=len, reverse=True):
+        subprocess.run(["umount", "-l", point], capture_output=True, timeout=30)
+
+
 def build_offline(client, tag: str, suite: str = "bookworm", mirror: str | None = None,
                   log: Callable[[str], None] = print, workdir: str | None = None) -> str:
     """debootstrap a minimal Debian with python3, prune it, `docker import` it as `tag`."""
     if shutil.which("debootstrap") is None:
         raise ImageBuildError("debootstrap is not installed (apt-get install -y debootstrap)")
     started = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="rlsys-rootfs-", dir=workdir) as tmp:
+    with tempfile.TemporaryDirectory(prefix="rlsys-rootfs-", dir=workdir or "/var/tmp") as tmp:
         root = Path(tmp) / "rootfs"
         cmd = ["debootstrap", "--variant=minbase", "--include=python3", suite, str(root)]
         if mirror:
             cmd.append(mirror)
-        _run(cmd, log, timeout=1200)
+        try:
+            _run(cmd, log, timeout=1200)
+        finally:
+            _unmount_under(root)
         for rel in _PRUNE:
             shutil.rmtree(root / rel, ignore_errors=True)
             (root / rel).mkdir(parents=True, exist_ok=True)
