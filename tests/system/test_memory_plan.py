@@ -139,3 +139,14 @@ def test_rule_judge_has_no_judge_phase(tmp_path):
     assert plan.judge is None
     plan.check()
     assert plan.to_dict()["fits"] is True
+
+
+def test_command_line_exit_codes(capsys):
+    from rlsys.memory_plan.__main__ import main
+
+    assert main(["--gpu-gb", "24", "--logits-chunk", "1024"]) == 0
+    assert "rollout KV cache" in capsys.readouterr().out
+    assert main(["--gpu-gb", "24"]) == 1  # unchunked logits: the learn phase does not fit
+    assert "DOES NOT FIT: the learn phase" in capsys.readouterr().out
+    assert main(["--set", "model.path=nope/x"]) == 2
+    assert "no shapes for model 'nope/x'" in capsys.readouterr().err
