@@ -1,0 +1,281 @@
+"""`HFEngine`: transformers generation behind the async `Engine` interface, with request batching.
+
+Concurrent `generate` calls are queued; a background loop takes every waiting request (up to
+`max_batch`), left-pads them into one batch and decodes it with a KV cache in a worker thread,
+so the event loop keeps serving sandbox and corpus I/O meanwhile. Each sequence has its own
+temperature, top-p, seeded generator, stop strings and token limit; a finished sequence's
+result is delivered at once and its row is dropped from the batch (and from the KV cache).
+Requests that arrive during a batch form the next one.
+
+LoRA adapters arrive as tensors in memory (PEFT state-dict names, see `rlsys.learner.adapter`)
+and are swapped between batches, so every generation comes from exactly one policy version.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rlsys.rollout.chat_format import ENDOFTEXT, IM_END
+from rlsys.rollout.hf_lora import apply_lora_tensors
+from rlsys.rollout.sampling import hit_stop, sample_batch
+from rlsys.rollout.types import Generation, SamplingParams
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class _Request:
+    prompt: list[int]
+    params: SamplingParams
+    future: asyncio.Future
+    tokens: list[int] = field(default_factory=list)
+    logprobs: list[float] = field(default_factory=list)
+
+
+@dataclass
+class EngineStats:
+    """Counters of an engine's work, for benchmarks and logs."""
+
+    busy_s: float = 0.0         # wall time a batch was running
+    batches: int = 0
+    requests: int = 0
+    generated_tokens: int = 0
+    batch_rows: int = 0         # sum of batch sizes (mean batch = batch_rows / batches)
+
+
+def resolve_dtype(name: str, device: str):
+    import torch
+
+    if name == "auto":
+        return torch.bfloat16 if device.startswith("cuda") else torch.float32
+    return {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[name]
+
+
+class HFEngine:
+    """A transformers causal LM that batches concurrent requests (CPU or GPU)."""
+
+    def __init__(
+        self,
+        model_path: str | Path,
+        device: str = "auto",
+        dtype: str = "auto",
+        max_batch: int = 64,
+        lora_config: dict[str, Any] | None = None,
+        seed: int = 0,
+    ):
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        if device == "auto":
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        self.device = device
+        self.tokenizer = AutoTokenizer.from_pretrained(model_path)
+        self.model = AutoModelForCausalLM.from_pretrained(model_path, dtype=resolve_dtype(dtype, device))
+        self.model.to(device).eval()
+        self.max_batch = max_batch
+        self.lora_config = dict(lora_config or {})
+        self.policy_version = 0
+        self.stats = EngineStats()
+        self._pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
+        self._eos_ids = self._stop_token_ids()
+        self._rng = random.Random(seed)
+        self._queue: list[_Request] = []
+        self._wakeup: asyncio.Event | None = None
+        self._lock: asyncio.Lock | None = None
+        self._task: asyncio.Task | None = None
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hf-engine")
+        self._asleep = False
+
+    def _stop_token_ids(self) -> set[int]:
+        ids = {self.tokenizer.eos_token_id}
+        for token in (IM_END, ENDOFTEXT):
+            tid = self.tokenizer.convert_tokens_to_ids(token)
+            if isinstance(tid, int) and tid != self.tokenizer.unk_token_id:
+                ids.add(tid)
+        gen_eos = getattr(self.model.generation_config, "eos_token_id", None)
+        ids.update(gen_eos if isinstance(gen_eos, list) else [gen_eos])
+        return {i for i in ids if i is not None}
+
+    # --- the Engine interface -------------------------------------------------------------
+
+    async def generate(self, prompt_ids: list[int], params: SamplingParams) -> Generation:
+        if not prompt_ids:
+            raise ValueError("generate needs a non-empty prompt")
+        if params.max_new_tokens < 1:
+            raise ValueError(f"max_new_tokens must be >= 1, got {params.max_new_tokens}")
+        self._ensure_loop()
+        future = asyncio.get_running_loop().create_future()
+        self._queue.append(_Request(list(prompt_ids), params, future))
+        self._wakeup.set()
+        return await future
+
+    async def load_adapter(self, version: int, tensors: dict[str, Any], config: dict[str, Any] | None = None) -> None:
+        """Installs LoRA weights (PEFT names) between batches; later generations carry `version`."""
+        self._ensure_loop()
+        async with self._lock:
+            loop = asyncio.get_running_loop()
+            lora = {**self.lora_config, **(config or {})}
+            self.model = await loop.run_in_executor(
+                self._thread, apply_lora_tensors, self.model, tensors, lora, self.device
+            )
+            self.policy_version = version
+        log.info("loaded adapter version %d (%d tensors)", version, len(tensors))
+
+    async def sleep(self) -> None:
+        """Frees accelerator memory (moves the weights to CPU) until `wake`; no-op on CPU."""
+        self._ensure_loop()
+        async with self._lock:
+            if self.device.startswith("cuda") and not self._asleep:
+                import torch
+
+                self.model.to("cpu")
+                torch.cuda.empty_cache()
+            self._asleep = True
+
+    async def wake(self) -> None:
+        self._ensure_loop()
+        async with self._lock:
+            if self._asleep:
+                self._wake_unlocked()
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except (asyncio.CancelledError, Exception):  # noqa: BLE001
+                pass
+        self._thread.shutdown(wait=False)
+
+    # --- the batching loop ----------------------------------------------------------------
+
+    def _ensure_loop(self) -> None:
+        if self._task is None or self._task.done():
+            self._wakeup = asyncio.Event()
+            self._lock = asyncio.Lock()
+            self._task = asyncio.get_running_loop().create_task(self._serve())
+
+    async def _serve(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await self._wakeup.wait()
+            self._wakeup.clear()
+            while self._queue:
+                async with self._lock:
+                    if self._asleep:  # a request arrived while asleep: wake up to serve it
+                        self._wake_unlocked()
+                    batch = [r for r in self._queue[: self.max_batch] if not r.future.cancelled()]
+                    del self._queue[: self.max_batch]
+                    if not batch:
+                        continue
+                    started = time.perf_counter()
+                    try:
+                        await loop.run_in_executor(self._thread, self._run_batch, batch, loop, self.policy_version)
+                    except Exception as err:  # noqa: BLE001 - fail these requests, keep serving
+                        log.exception("generation batch failed")
+                        for req in batch:
+                            loop.call_soon_threadsafe(_settle, req.future, None, err)
+                    self.stats.busy_s += time.perf_counter() - started
+                    self.stats.batches += 1
+                    self.stats.batch_rows += len(batch)
+
+    def _wake_unlocked(self) -> None:
+        if self.device.startswith("cuda"):
+            self.model.to(self.device)
+        self._asleep = False
+
+    def _generator(self, seed: int | None):
+        import torch
+
+        g = torch.Generator(device=self.device)
+        g.manual_seed(seed if seed is not None else self._rng.randrange(2**62))
+        return g
+
+    def _run_batch(self, batch: list[_Request], loop: asyncio.AbstractEventLoop, version: int) -> None:
+        import torch
+        from transformers import DynamicCache
+
+        device = self.device
+        width = max(len(r.prompt) for r in batch)
+        ids = torch.full((len(batch), width), self._pad_id, dtype=torch.long)
+        mask = torch.zeros((len(batch), width), dtype=torch.long)
+        for row, req in enumerate(batch):
+            ids[row, width - len(req.prompt):] = torch.tensor(req.prompt)
+            mask[row, width - len(req.prompt):] = 1
+        ids, mask = ids.to(device), mask.to(device)
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)
+        temps = torch.tensor([r.params.temperature for r in batch], dtype=torch.float32, device=device)
+        top_ps = torch.tensor([r.params.top_p for r in batch], dtype=torch.float32, device=device)
+        gens = [self._generator(r.params.seed) for r in batch]
+        live = list(range(len(batch)))
+        cache = DynamicCache(config=self.model.config)
+        with torch.inference_mode():
+            logits = self.model(
+                input_ids=ids, attention_mask=mask, position_ids=positions, past_key_values=cache, use_cache=True
+            ).logits[:, -1, :]
+            next_pos = positions[:, -1] + 1
+            while live:
+                tokens, logps = sample_batch(logits, temps, top_ps, [gens[i] for i in live])
+                tok_list, lp_list = tokens.tolist(), logps.tolist()
+                keep = []
+                for row, index in enumerate(live):
+                    req = batch[index]
+                    req.tokens.append(tok_list[row])
+                    req.logprobs.append(lp_list[row])
+                    reason = self._finish_reason(req)
+                    if reason is None:
+                        keep.append(row)
+                    else:
+                        self._deliver(req, reason, version, loop)
+                if not keep:
+                    break
+                if len(keep) < len(live):
+                    rows = torch.tensor(keep, device=device)
+                    cache.batch_select_indices(rows)
+                    mask, next_pos, tokens = mask[rows], next_pos[rows], tokens[rows]
+                    temps, top_ps = temps[rows], top_ps[rows]
+                    live = [live[r] for r in keep]
+                mask = torch.cat([mask, torch.ones((len(live), 1), dtype=mask.dtype, device=device)], dim=1)
+                logits = self.model(
+                    input_ids=tokens[:, None],
+                    attention_mask=mask,
+                    position_ids=next_pos[:, None],
+                    past_key_values=cache,
+                    use_cache=True,
+                ).logits[:, -1, :]
+                next_pos = next_pos + 1
+
+    def _finish_reason(self, req: _Request) -> str | None:
+        if req.tokens[-1] in self._eos_ids:
+            return "stop"
+        if req.params.stop:
+            longest = max(len(s) for s in req.params.stop)
+            tail = self.tokenizer.decode(req.tokens[-longest:], skip_special_tokens=False)
+            if hit_stop(tail, req.params.stop):
+                return "stop"
+        if len(req.tokens) >= req.params.max_new_tokens:
+            return "length"
+        return None
+
+    def _deliver(self, req: _Request, reason: str, version: int, loop: asyncio.AbstractEventLoop) -> None:
+        text = self.tokenizer.decode(req.tokens, skip_special_tokens=False)
+        gen = Generation(list(req.tokens), list(req.logprobs), text, reason, version)
+        self.stats.requests += 1
+        self.stats.generated_tokens += len(req.tokens)
+        loop.call_soon_threadsafe(_settle, req.future, gen, None)
+
+
+def _settle(future: asyncio.Future, value: Any, error: BaseException | None) -> None:
+    if future.done():
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(value)
