@@ -160,3 +160,26 @@ def test_corrupt_or_partial_checkpoints_are_refused(toy_dir, tiny_model_dir, tmp
         runner.resume(newest)
     with pytest.raises(CheckpointError, match="no complete checkpoint"):
         runner.resume(tmp_path / "empty")
+
+
+def test_rlsys_sft_command_writes_adapter_and_loss_curve(toy_dir, tiny_model_dir, tmp_path, capsys):
+    from peft import PeftModel
+
+    from rlsys.cli import main
+
+    out = tmp_path / "sft-out"
+    argv = ["sft", "--data", str(toy_dir), "--out", str(out), "--set", f"model.path={tiny_model_dir}",
+            "--set", "sft.epochs=2", "--set", "sft.batch_size=4", "--set", "learner.lora.r=4",
+            "--set", "sft.checkpoint_every=1"]
+    assert main(argv) == 0
+    assert (out / "loss.png").read_bytes()[:4] == b"\x89PNG"
+    metrics = json.loads((out / "sft_metrics.json").read_text())
+    assert metrics["steps"] == 4 and len(metrics["eval_losses"]) == 3
+    base = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
+    loaded = PeftModel.from_pretrained(base, str(out / "adapter"))  # PEFT's on-disk format
+    assert loaded.peft_config["default"].r == 4
+    # a second run into the same directory must not silently overwrite the checkpoints
+    assert main(argv) == 2
+    assert "already holds checkpoints" in capsys.readouterr().err
+    assert main(argv + ["--resume"]) == 0  # nothing left to do: resumes at the end
+    assert main(["sft", "--data", str(tmp_path / "nope"), "--set", f"model.path={tiny_model_dir}"]) == 2
