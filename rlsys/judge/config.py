@@ -18,6 +18,12 @@ class JudgeConfig(Section):
     """Environment variable holding the `http` judge's API key (may be unset for local servers)."""
     replicas: int = 1
     """Number of `JudgeActor` replicas."""
+    cross_check: bool = True
+    """Run the rule judge next to an `llm`/`http` judge and count agreement (verdicts stay the model's)."""
+    engine: Literal["auto", "hf", "vllm"] = "auto"
+    """Engine of the `llm` judge: `auto` is vLLM where CUDA and vLLM are present, else HF transformers."""
+    quantization: str | None = None
+    """Weight quantization passed to vLLM for the `llm` judge (`awq` for Qwen3-8B-AWQ; None = from the checkpoint)."""
     reward: Literal["approach", "binary", "gave_up_penalty"] = "approach"
     """Reward formula: `approach` (R = a/100 if correct else -(1 - a/100)), `binary`, or with a give-up penalty."""
 

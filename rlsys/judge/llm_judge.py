@@ -29,6 +29,18 @@ class LLMJudge(ChatJudge):
             raise ValueError("the LLM judge's tokenizer has no chat template")
         self.engine = engine
         self.tokenizer = tokenizer
+        self._end_markers = [t for t in (getattr(tokenizer, "eos_token", None), getattr(tokenizer, "pad_token", None)) if t]
+
+    def _clean(self, text: str) -> str:
+        """The reply without trailing end-of-turn tokens the engine decoded."""
+        text = text.rstrip()
+        stripped = True
+        while stripped:
+            stripped = False
+            for marker in self._end_markers:
+                if text.endswith(marker):
+                    text, stripped = text[: -len(marker)].rstrip(), True
+        return text
 
     def encode(self, messages: Messages) -> list[int]:
         """Prompt token ids: the chat template with the generation prompt."""
@@ -57,7 +69,7 @@ class LLMJudge(ChatJudge):
         prompt = self.encode(messages)
         try:
             if not self.cfg.thinking:
-                return (await self.engine.generate(prompt, self._params(self.cfg.max_new_tokens, []))).text
+                return self._clean((await self.engine.generate(prompt, self._params(self.cfg.max_new_tokens, []))).text)
             thought = await self.engine.generate(prompt, self._params(self.cfg.thinking_budget, [THINK_CLOSE]))
             text, ids = thought.text, list(thought.token_ids)
             if THINK_CLOSE not in text:  # budget spent: close the thinking ourselves
@@ -65,6 +77,6 @@ class LLMJudge(ChatJudge):
                 text += close
                 ids += list(self.tokenizer(close, add_special_tokens=False)["input_ids"])
             answer = await self.engine.generate(prompt + ids, self._params(self.cfg.max_new_tokens, []))
-            return text + answer.text
+            return self._clean(text + answer.text)
         except Exception as err:
             raise JudgeRequestError(f"engine failed: {type(err).__name__}: {err}") from err

@@ -12,7 +12,8 @@ import asyncio
 import logging
 import secrets
 import time
-from typing import Any
+from contextlib import asynccontextmanager
+from typing import Any, Awaitable, Callable
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -68,11 +69,23 @@ def create_app(
     api_key: str | None = None,
     default_max_tokens: int = 256,
     max_model_len: int | None = None,
+    startup: Callable[[], Awaitable[None]] | None = None,
 ) -> FastAPI:
-    """The FastAPI app serving `engine` as `model_name` (requests for another model are refused)."""
+    """The FastAPI app serving `engine` as `model_name` (requests for another model are refused);
+    `startup` runs on the server's event loop before the first request (e.g. loading an adapter)."""
     if not getattr(tokenizer, "chat_template", None):
         raise ValueError("the served tokenizer has no chat template")
-    app = FastAPI(title="rlsys OpenAI-compatible endpoint")
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI):
+        if startup is not None:
+            await startup()
+        yield
+        close = getattr(engine, "close", None)
+        if close is not None:
+            await close()
+
+    app = FastAPI(title="rlsys OpenAI-compatible endpoint", lifespan=lifespan)
     created = int(time.time())
     eos = getattr(tokenizer, "eos_token", None)
 

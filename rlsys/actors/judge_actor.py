@@ -1,0 +1,84 @@
+"""`JudgeActor`: a thin Ray actor around the judge `judge.kind` names.
+
+    actors = create_judge_actors(cfg)                 # `judge.replicas` of them
+    verdicts = await score_across(actors, batch)      # the batch split over the replicas
+
+Replicas are independent: each builds its own judge (and, for `llm`, its own engine).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections import Counter
+from typing import Any
+
+import ray
+
+from rlsys.config import Config
+from rlsys.judge.factory import build_judge
+from rlsys.judge.reward import verdict_counts
+from rlsys.judge.types import Verdict
+from rlsys.rollout.types import Trajectory
+
+
+def build_judge_engine(cfg: Config) -> tuple[Any, Any]:
+    """(engine, tokenizer) for an `llm` judge on `judge.model`, through the rollout engines."""
+    from rlsys.commands.serve import load_engine
+
+    j = cfg.judge
+    return load_engine(j.model, j.engine, dtype=cfg.model.dtype, max_batch=j.batch_size, quantization=j.quantization)
+
+
+@ray.remote(num_cpus=0.1)
+class JudgeActor:
+    """Scores batches of trajectories; keeps verdict counts for metrics."""
+
+    def __init__(self, cfg: Config | dict[str, Any]):
+        os.environ["OMP_NUM_THREADS"] = "1"
+        self.cfg = cfg if isinstance(cfg, Config) else Config.model_validate(cfg)
+        engine = tokenizer = None
+        if self.cfg.judge.kind == "llm":
+            import torch
+
+            torch.set_num_threads(1)
+            engine, tokenizer = build_judge_engine(self.cfg)
+        self.judge = build_judge(self.cfg.judge, engine, tokenizer)
+        self.counts: Counter[str] = Counter()
+
+    async def score(self, batch: list[Trajectory]) -> list[Verdict]:
+        verdicts = await self.judge.score(batch)
+        self.counts.update(verdict_counts(verdicts))
+        return verdicts
+
+    def stats(self) -> dict[str, float]:
+        """Verdict counts so far plus the judge's own counters (requests, retries, cross-check)."""
+        out = {k: float(v) for k, v in self.counts.items() if k != "judge/approach_mean"}
+        for source in (self.judge, getattr(self.judge, "primary", None)):
+            for key, value in getattr(source, "stats", {}).items():
+                out[key if "/" in key else f"judge/{key}"] = float(value)
+        return out
+
+    def ready(self) -> bool:
+        return True
+
+
+def create_judge_actors(cfg: Config, replicas: int | None = None, options: list[dict[str, Any]] | None = None) -> list[Any]:
+    """`replicas` (default `judge.replicas`) actors; `options[i]` are Ray `.options(...)` of replica i."""
+    n = replicas or cfg.judge.replicas
+    if n < 1:
+        raise ValueError(f"judge replicas must be >= 1, got {n}")
+    data = cfg.model_dump()
+    return [JudgeActor.options(**(options[i] if options else {})).remote(data) for i in range(n)]
+
+
+async def score_across(actors: list[Any], batch: list[Trajectory]) -> list[Verdict]:
+    """Splits `batch` into contiguous chunks, one per replica, and returns verdicts in order."""
+    if not actors:
+        raise ValueError("no judge actors")
+    if not batch:
+        return []
+    size = -(-len(batch) // len(actors))
+    chunks = [batch[i : i + size] for i in range(0, len(batch), size)]
+    results = await asyncio.gather(*(actor.score.remote(chunk) for actor, chunk in zip(actors, chunks)))
+    return [v for chunk in results for v in chunk]

@@ -1,0 +1,132 @@
+"""`rlsys serve`: an OpenAI-compatible chat endpoint over a local model (a judge or the policy).
+
+    rlsys serve --model artifacts/models/tiny-qwen3 --port 8000
+    curl -s 127.0.0.1:8000/v1/chat/completions -d '{"messages": [{"role": "user", "content": "hi"}]}'
+
+Binds 127.0.0.1 unless told otherwise. `--api-key-env NAME` makes it require that key.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from rlsys.config import add_config_arguments, config_from_args
+
+HELP = "serve a model (judge or policy) on an OpenAI-compatible /v1/chat/completions endpoint"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_config_arguments(parser)
+    parser.add_argument("--model", default=None, help="model directory (default: model.path of the config; "
+                        "the tiny model is built there if missing and model.tiny is set)")
+    parser.add_argument("--adapter", default=None, help="LoRA adapter directory to serve on top (from training)")
+    parser.add_argument("--served-model-name", default=None, help="model id clients ask for (default: the model path)")
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1, loopback only)")
+    parser.add_argument("--port", type=int, default=8000, help="port (default: 8000; 0 picks a free one)")
+    parser.add_argument("--engine", choices=["auto", "hf", "vllm"], default="auto",
+                        help="generation engine (default: auto = vLLM with CUDA and vLLM installed, else HF)")
+    parser.add_argument("--max-batch", type=int, default=32, help="requests batched together by the engine")
+    parser.add_argument("--max-tokens", type=int, default=256, help="default max_tokens of a request")
+    parser.add_argument("--api-key-env", default=None, help="require the key held by this environment variable")
+    parser.add_argument("--ready-file", default=None, help="write {\"url\": ...} here once listening (for scripts)")
+
+
+def load_engine(model_path: str, kind: str = "auto", dtype: str = "auto", max_batch: int = 32,
+                quantization: str | None = None):
+    """(engine, tokenizer) for a local model through the rollout engines; `auto` picks vLLM
+    where CUDA and vLLM are present, else HF transformers."""
+    import importlib.util
+
+    if kind == "auto":
+        import torch
+
+        kind = "vllm" if torch.cuda.is_available() and importlib.util.find_spec("vllm") else "hf"
+    if kind == "vllm":
+        try:
+            from rlsys.rollout.vllm_engine import VLLMEngine
+        except ImportError as err:
+            raise ImportError(f"the vLLM engine is not available here ({err})") from err
+        kwargs = {"quantization": quantization} if quantization else {}
+        engine = VLLMEngine(model_path, dtype=dtype, max_batch=max_batch, **kwargs)
+        return engine, engine.tokenizer
+    from rlsys.rollout.hf_engine import HFEngine
+
+    engine = HFEngine(model_path, dtype=dtype, max_batch=max_batch)
+    return engine, engine.tokenizer
+
+
+def _load_adapter_on_start(engine, adapter_dir: Path):
+    from rlsys.learner.adapter import read_adapter_dir
+
+    version, tensors = read_adapter_dir(adapter_dir)
+    config_path = adapter_dir / "adapter_config.json"
+    config = json.loads(config_path.read_text()) if config_path.is_file() else None
+
+    async def load() -> None:
+        await engine.load_adapter(version, tensors, config)
+        print(f"rlsys serve: adapter {adapter_dir} (version {version}) loaded", file=sys.stderr)
+
+    return load
+
+
+def run(args: argparse.Namespace) -> int:
+    import logging
+    import socket
+
+    import uvicorn
+
+    from rlsys.judge.openai_server import create_app
+
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    cfg = config_from_args(args)
+    if args.model is None:
+        from rlsys.rollout.tiny_model import ensure_model
+
+        model_path = str(ensure_model(cfg.model))
+        dtype = cfg.model.dtype
+    else:
+        model_path, dtype = args.model, cfg.model.dtype
+    if not Path(model_path).is_dir() and not args.model:
+        print(f"rlsys serve: model directory {model_path} not found", file=sys.stderr)
+        return 2
+    api_key = None
+    if args.api_key_env:
+        api_key = os.environ.get(args.api_key_env)
+        if not api_key:
+            print(f"rlsys serve: --api-key-env {args.api_key_env} is not set in the environment", file=sys.stderr)
+            return 2
+    try:
+        engine, tokenizer = load_engine(model_path, args.engine, dtype=dtype, max_batch=args.max_batch)
+    except (OSError, ValueError, ImportError) as err:
+        print(f"rlsys serve: cannot load {model_path}: {err}", file=sys.stderr)
+        return 2
+    startup = None
+    if args.adapter:
+        adapter = Path(args.adapter)
+        if not (adapter / "adapter_model.safetensors").is_file():
+            print(f"rlsys serve: {adapter} is not an adapter directory", file=sys.stderr)
+            return 2
+        startup = _load_adapter_on_start(engine, adapter)
+    name = args.served_model_name or model_path
+    app = create_app(engine, tokenizer, name, api_key=api_key, default_max_tokens=args.max_tokens, startup=startup)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((args.host, args.port))
+    except OSError as err:
+        print(f"rlsys serve: cannot bind {args.host}:{args.port}: {err}", file=sys.stderr)
+        return 2
+    sock.listen(2048)  # connections queue from here on, until uvicorn accepts them
+    host, port = sock.getsockname()[:2]
+    url = f"http://{host}:{port}"
+    print(f"rlsys serve: {name} on {url}/v1 (engine {type(engine).__name__})", file=sys.stderr)
+    if args.ready_file:
+        Path(args.ready_file).write_text(json.dumps({"url": url, "model": name}))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
+    server.run(sockets=[sock])
+    return 0
