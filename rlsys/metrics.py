@@ -1,5 +1,5 @@
 """Run metrics: one JSON line per `log` call in `run_dir/metrics.jsonl`, mirrored to TensorBoard
-(`run_dir/tb/`) and, optionally, Weights & Biases.
+(`run_dir/tb/<stage>/`, one TensorBoard run per stage) and, optionally, Weights & Biases.
 
     writer = MetricsWriter("runs/latest")                 # fresh run, or append to an old one
     writer = MetricsWriter("runs/latest", resume_step=40)  # resume: drop lines past step 40
@@ -146,15 +146,20 @@ class MetricsWriter:
         self.run_dir = Path(run_dir)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.path = metrics_path(self.run_dir)
+        resume_stages = None if resume_stages is None else tuple(resume_stages)
         self.dropped = repair_metrics(self.run_dir, resume_step, resume_stages)
         self._fsync = fsync
         self._file = open(self.path, "a", encoding="utf-8")
-        self._tb = None
-        if use_tensorboard:
-            from torch.utils.tensorboard import SummaryWriter
-
-            purge = None if resume_step is None else resume_step + 1
-            self._tb = SummaryWriter(log_dir=str(self.run_dir / TB_DIR), purge_step=purge)
+        # One TensorBoard writer per stage (tb/<stage>/): a resume purges events past the
+        # checkpoint only in the resumed stages' directories (TensorBoard purges all tags of a run).
+        self._use_tb = use_tensorboard
+        self._tb: dict[str, Any] = {}
+        self._resume_step = resume_step
+        self._resume_stages = None if resume_stages is None else set(resume_stages)
+        if use_tensorboard and resume_step is not None:  # purge now, even if a stage logs no more
+            for stage_dir in sorted((self.run_dir / TB_DIR).glob("*/")):
+                if self._resume_stages is None or stage_dir.name in self._resume_stages:
+                    self._tb_writer(stage_dir.name)
         self._wandb = None
         self._wandb_stages: set[str] = set()
         if wandb_project:
@@ -175,6 +180,15 @@ class MetricsWriter:
                          name=self.run_dir.name)
         return run
 
+    def _tb_writer(self, stage: str):
+        if stage not in self._tb:
+            from torch.utils.tensorboard import SummaryWriter
+
+            resumed = self._resume_step is not None and (self._resume_stages is None or stage in self._resume_stages)
+            purge = self._resume_step + 1 if resumed else None
+            self._tb[stage] = SummaryWriter(log_dir=str(self.run_dir / TB_DIR / stage), purge_step=purge)
+        return self._tb[stage]
+
     def log(self, step: int, metrics: dict[str, float | int], stage: str = "rl") -> None:
         """Record `metrics` for `step` of `stage`; durable when this returns."""
         if isinstance(step, bool) or not isinstance(step, int):
@@ -187,12 +201,13 @@ class MetricsWriter:
         self._file.flush()
         if self._fsync:
             os.fsync(self._file.fileno())
-        if self._tb is not None:
+        if self._use_tb:
+            tb = self._tb_writer(stage)
             for key, value in clean.items():
                 if isinstance(value, float) and not math.isfinite(value):
                     continue
-                self._tb.add_scalar(f"{stage}/{key}", value, global_step=step)
-            self._tb.flush()
+                tb.add_scalar(f"{stage}/{key}", value, global_step=step)
+            tb.flush()
         if self._wandb is not None:
             if stage not in self._wandb_stages:
                 self._wandb.define_metric(f"{stage}/*", step_metric=f"{stage}/step")
@@ -202,9 +217,9 @@ class MetricsWriter:
     def close(self) -> None:
         if not self._file.closed:
             self._file.close()
-        if self._tb is not None:
-            self._tb.close()
-            self._tb = None
+        for writer in self._tb.values():
+            writer.close()
+        self._tb.clear()
         if self._wandb is not None:
             self._wandb.finish()
             self._wandb = None

@@ -23,10 +23,13 @@ def test_round_trip_jsonl_and_tensorboard(tmp_path):
 
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    acc = EventAccumulator(str(tmp_path / "tb"))
-    acc.Reload()
-    assert {"sft/loss", "rl/reward_mean", "eval/accuracy"} <= set(acc.Tags()["scalars"])
-    assert [e.value for e in acc.Scalars("rl/reward_mean")] == [0.25]
+    tags = {}
+    for stage in ("sft", "rl", "eval"):
+        acc = EventAccumulator(str(tmp_path / "tb" / stage))
+        acc.Reload()
+        tags[stage] = acc
+    assert "sft/loss" in tags["sft"].Tags()["scalars"] and "eval/accuracy" in tags["eval"].Tags()["scalars"]
+    assert [e.value for e in tags["rl"].Scalars("rl/reward_mean")] == [0.25]
 
 
 def test_each_log_is_on_disk_before_close(tmp_path):
@@ -58,13 +61,15 @@ def test_corruption_in_the_middle_is_an_error(tmp_path):
 
 def test_resume_drops_lines_after_the_checkpoint(tmp_path):
     with MetricsWriter(tmp_path) as writer:
-        for epoch in range(3):
-            writer.log(epoch, {"loss": 3.0 - epoch}, stage="sft")
+        for sft_step in range(30):  # SFT optimizer steps run past the RL checkpoint's step number
+            writer.log(sft_step, {"loss": 3.0 - sft_step / 10}, stage="sft")
         for step in range(1, 8):
             writer.log(step, {"reward_mean": step / 10}, stage="rl")
             if step % 3 == 0:
                 writer.log(step, {"accuracy": step / 20}, stage="eval")
     # the controller crashed after step 7; the last checkpoint is step 5
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
     with MetricsWriter(tmp_path, resume_step=5) as writer:
         assert writer.dropped == 3  # rl 6, rl 7, eval 6
         for step in range(6, 9):
@@ -73,16 +78,20 @@ def test_resume_drops_lines_after_the_checkpoint(tmp_path):
     assert [r["step"] for r in rl] == [1, 2, 3, 4, 5, 6, 7, 8]
     assert [r["reward_mean"] for r in rl][5:] == [1.6, 1.7, 1.8]
     assert [r["step"] for r in read_metrics(tmp_path, stage="eval")] == [3]
-    assert [r["step"] for r in read_metrics(tmp_path, stage="sft")] == [0, 1, 2]  # untouched
+    stale = EventAccumulator(str(tmp_path / "tb" / "eval"))  # no eval logged since the resume
+    stale.Reload()
+    assert [e.step for e in stale.Scalars("eval/accuracy")] == [3]
+    assert [r["step"] for r in read_metrics(tmp_path, stage="sft")] == list(range(30))  # untouched
     assert not (tmp_path / "metrics.jsonl.tmp").exists()
 
-    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-
-    acc = EventAccumulator(str(tmp_path / "tb"))
+    acc = EventAccumulator(str(tmp_path / "tb" / "rl"))
     acc.Reload()
     events = acc.Scalars("rl/reward_mean")
     assert [e.step for e in events] == [1, 2, 3, 4, 5, 6, 7, 8]  # purged, no duplicate 6/7
     assert events[-1].value == pytest.approx(1.8)
+    sft = EventAccumulator(str(tmp_path / "tb" / "sft"))
+    sft.Reload()
+    assert len(sft.Scalars("sft/loss")) == 30  # the RL resume purged nothing of SFT
 
 
 @pytest.mark.parametrize(
