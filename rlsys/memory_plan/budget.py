@@ -109,7 +109,7 @@ class MemoryPlan:
                     f"lower rollout.max_episode_tokens (now {h['max_episode_tokens']})"]
         advice = []
         if h["micro_batch"] > 1:
-            advice.append(f"lower learner.micro_batch (now {h['micro_batch']})")
+            advice.append(f"lower learner.micro_batch (now {h['micro_batch']}) or cap learner.micro_batch_tokens")
         if not h["checkpointing"]:
             advice.append("turn on learner.gradient_checkpointing")
         if not h["chunk"]:

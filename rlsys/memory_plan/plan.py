@@ -9,8 +9,9 @@ The GPU time-shares three phases; the actor of the phase is awake, the others sl
 
 All sizes are bytes; tables show GiB (2**30 bytes) and `gpu_gb` is read as GiB (what
 `nvidia-smi` shows divided by 1024). Formulas (h hidden, q = heads*head_dim, kv =
-kv_heads*head_dim, i intermediate, L layers, V vocab, N = micro_batch * seq_len tokens,
-seq_len = rollout.max_episode_tokens, d = bytes of the model dtype, 2 for bf16):
+kv_heads*head_dim, i intermediate, L layers, V vocab, d = bytes of the model dtype, 2 for
+bf16; N = micro_batch * seq_len tokens with seq_len = min(rollout.max_episode_tokens,
+learner.max_tokens), capped at `learner.micro_batch_tokens` when set, never below seq_len):
 
 - policy weights: params * d (params counted exactly from the shapes, `shapes.py`).
 - LoRA + AdamW: lora_params * 16 (fp32 weights, gradients, Adam m and v: 4 * 4 bytes);
@@ -114,7 +115,11 @@ def plan_memory(cfg, gpu_gb: float, options: PlanOptions | None = None) -> Memor
     rollout_replicas = cfg.rollout.replicas
     judge_replicas = cfg.judge.replicas if llm_judge else 0
     seq = cfg.rollout.max_episode_tokens
-    tokens = cfg.learner.micro_batch * seq
+    learn_seq = min(seq, getattr(cfg.learner, "max_tokens", seq) or seq)  # longer ones are truncated
+    tokens = cfg.learner.micro_batch * learn_seq
+    token_cap = getattr(cfg.learner, "micro_batch_tokens", 0) or 0
+    if token_cap:  # a micro-batch still holds at least one whole trajectory
+        tokens = min(tokens, max(token_cap, learn_seq))
     chunk = opts.logits_chunk_tokens or getattr(cfg.learner, "logits_chunk_tokens", None)
     max_loras = cfg.train.max_staleness + 1
 
@@ -169,7 +174,7 @@ def plan_memory(cfg, gpu_gb: float, options: PlanOptions | None = None) -> Memor
     common(learn, learner_active=True)
     ckpt = cfg.learner.gradient_checkpointing
     learn.add("activations", activation_bytes(policy, tokens, ckpt, d),
-              f"{cfg.learner.micro_batch} x {seq} tokens, checkpointing {'on' if ckpt else 'off'}")
+              f"{tokens} tokens per micro-batch, checkpointing {'on' if ckpt else 'off'}")
     logit_tokens = min(tokens, chunk) if chunk else tokens
     learn.add("logits for the loss", logits_bytes(policy, logit_tokens),
               f"{logit_tokens} positions x {policy.vocab_size} vocab" + (" (chunked)" if chunk else ""))

@@ -150,3 +150,13 @@ def test_command_line_exit_codes(capsys):
     assert "DOES NOT FIT: the learn phase" in capsys.readouterr().out
     assert main(["--set", "model.path=nope/x"]) == 2
     assert "no shapes for model 'nope/x'" in capsys.readouterr().err
+
+
+def test_learner_token_caps_bound_the_micro_batch():
+    opts = PlanOptions(logits_chunk_tokens=1024)
+    capped = plan_memory(preset("learner.micro_batch=8", "learner.micro_batch_tokens=12288"), 24, opts)
+    assert item(capped, "learn", "activations") == 12288 * 354_304  # 2 episodes, not 8
+    truncated = plan_memory(preset("learner.max_tokens=4096"), 24, opts)
+    assert item(truncated, "learn", "activations") == 4096 * 354_304
+    one_long = plan_memory(preset("learner.micro_batch_tokens=1000"), 24, opts)
+    assert item(one_long, "learn", "activations") == 6144 * 354_304  # never below one trajectory
