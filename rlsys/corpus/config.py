@@ -24,3 +24,31 @@ class CorpusConfig(Section):
     """Pages returned by `search_pages`."""
     replicas: int = 1
     """Number of `CorpusActor` replicas (cluster mode scales this independently)."""
+    questions: str = "auto"
+    """Question source: `auto` (synthetic questions for the synthetic corpus, else `hf:willcb/wiki-trivia-questions-v4`), `synthetic`, `hf:<dataset>` or a JSONL/parquet path."""
+    chunk_words: int = 120
+    """Longest passage, in words: a section's own text is cut into windows of this many words."""
+    chunk_overlap: int = 20
+    """Words shared by consecutive windows of one section."""
+    backend: Literal["memory", "lancedb"] = "memory"
+    """Query path: `memory` (vectors and BM25 held in RAM, ~1 ms a query) or `lancedb` (LanceDB vector search + its native full-text index)."""
+    candidates: int = 50
+    """Passages taken from each retriever (vector, BM25) before fusion into pages."""
+    rrf_k: float = 60.0
+    """Reciprocal-rank-fusion constant: a page's fused score is sum(weight / (rrf_k + rank))."""
+    vector_weight: float = 1.0
+    """Fusion weight of passage vector similarity."""
+    fulltext_weight: float = 1.0
+    """Fusion weight of passage BM25."""
+    title_weight: float = 1.0
+    """Fusion weight of the title channels (title embedding similarity, title BM25, exact title in the query)."""
+    snippet_chars: int = 100
+    """Length of the snippet (best passage's start) in each `search_pages` result; 0 leaves it out."""
+    query_cache_size: int = 4096
+    """Query embeddings kept in an LRU cache (rollouts of one question repeat searches)."""
+    batch_window_ms: float = 3.0
+    """`CorpusActor`: how long a search waits for others to embed together."""
+    actor_num_cpus: float = 0.5
+    """`CorpusActor`: Ray CPUs reserved per replica (fractional)."""
+    actor_max_concurrency: int = 64
+    """`CorpusActor`: concurrent calls one replica accepts (async actor)."""
