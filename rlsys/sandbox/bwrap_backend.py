@@ -40,7 +40,7 @@ def bwrap_command(config: SandboxConfig) -> list[str]:
             cmd += ["--ro-bind", top, top]
     cmd += ["--proc", "/proc", "--dev", "/dev",
             "--size", str(config.tmpfs_mb << 20), "--tmpfs", "/tmp",
-            "--size", str(4 << 20), "--tmpfs", "/dev/shm",
+            "--size", str(4 << 20), "--tmpfs", "/dev/shm", "--remount-ro", "/",
             "--hostname", "sandbox", "--uid", str(NOBODY), "--gid", str(NOBODY), "--chdir", "/tmp",
             "--setenv", "PATH", "/usr/local/bin:/usr/bin:/bin", "--setenv", "HOME", "/tmp",
             "--setenv", "LANG", "C.UTF-8", "--", _system_python(), *SUPERVISOR_ARGV]
