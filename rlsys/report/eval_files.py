@@ -22,6 +22,7 @@ Schema of one eval file (written by `write_eval`, read by `load_eval` and the re
         "taxonomy": {"correct": 41, "interface_misuse": 3, ...},         # counts, every class
         "taxonomy_share": {"correct": 0.43, "interface_misuse": 0.03, ...}  # counts / scored (infra_error: / episodes)
       },
+      "extra": {...},             # anything else the writer wanted to keep (may be empty)
       "episodes": [               # one row per episode (may be empty)
         {"episode_id": "...", "question_id": "...", "question": "...", "gold": "...",
          "answer": "..." | null, "category": "correct", "class": "correct",
@@ -107,8 +108,11 @@ def episode_rows(trajs: list[Trajectory], verdicts: list[Verdict]) -> list[dict[
 
 def write_eval(run_dir: str | Path, stage: str, trajs: list[Trajectory], verdicts: list[Verdict], *,
                split: str = "test", adapter: str | None = None, step: int | None = None,
-               label: str | None = None) -> Path:
-    """Summarise an evaluation and write `run_dir/eval/<stage>.json` atomically; returns the path."""
+               label: str | None = None, extra: dict[str, Any] | None = None) -> Path:
+    """Summarise an evaluation and write `run_dir/eval/<stage>.json` atomically; returns the path.
+
+    `extra` (JSON-serialisable, e.g. the controller's own timings) is stored under "extra".
+    """
     if not stage or "/" in stage or stage.startswith("."):
         raise EvalFileError(f"bad stage name {stage!r} (used as a file name)")
     out_dir = Path(run_dir) / EVAL_DIR
@@ -117,6 +121,7 @@ def write_eval(run_dir: str | Path, stage: str, trajs: list[Trajectory], verdict
         "schema": SCHEMA_VERSION, "stage": stage, "label": label or STAGE_LABELS.get(stage, stage),
         "split": split, "adapter": adapter, "step": step, "time": round(time.time(), 3),
         "summary": summarise_eval(trajs, verdicts), "episodes": episode_rows(trajs, verdicts),
+        "extra": extra or {},
     }
     path = out_dir / f"{stage}.json"
     tmp = path.with_name(path.name + ".tmp")

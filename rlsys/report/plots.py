@@ -4,7 +4,8 @@ Metric names read (what the controller logs):
 - stage `sft`: `loss` per optimizer step or per epoch; lines with an `epoch` metric are
   averaged per epoch, otherwise `step` is the epoch.
 - stage `rl`: `reward_mean` (or `reward`) and `accuracy` (training rollouts) per GRPO step.
-- stage `eval`: `accuracy` on the held-out split, `step` = the GRPO step it ran after.
+- stage `eval`: `accuracy` (or `eval_accuracy`) on the held-out split, `step` = the GRPO
+  step it ran after.
 """
 
 from __future__ import annotations
@@ -30,15 +31,18 @@ def sft_loss_per_epoch(rows: list[dict[str, Any]]) -> list[tuple[float, float]]:
     return _series(sft, "loss", by)
 
 
+def _first_key(rows: list[dict[str, Any]], *keys: str) -> str:
+    return next((k for k in keys if any(k in r for r in rows)), keys[0])
+
+
 def rl_series(rows: list[dict[str, Any]]) -> dict[str, list[tuple[float, float]]]:
     """Per-step curves: training reward and accuracy (`rl`) and held-out accuracy (`eval`)."""
     rl = [r for r in rows if r.get("stage") == "rl"]
     ev = [r for r in rows if r.get("stage") == "eval"]
-    reward_key = "reward_mean" if any("reward_mean" in r for r in rl) else "reward"
     return {
-        "reward": _series(rl, reward_key),
-        "train_accuracy": _series(rl, "accuracy"),
-        "eval_accuracy": _series(ev, "accuracy"),
+        "reward": _series(rl, _first_key(rl, "reward_mean", "reward")),
+        "train_accuracy": _series(rl, _first_key(rl, "accuracy", "train_accuracy")),
+        "eval_accuracy": _series(ev, _first_key(ev, "accuracy", "eval_accuracy")),
     }
 
 

@@ -176,3 +176,21 @@ def test_metrics_only_run_gets_plots(tmp_path):
     text = write_report(tmp_path).read_text()
     assert "No evaluations yet" in text and "No GRPO steps" in text
     assert (tmp_path / "sft_loss.png").is_file() and not (tmp_path / "rl_curve.png").exists()
+
+
+def test_eval_curve_accepts_prefixed_keys(tmp_path):
+    from rlsys.report.plots import rl_series
+
+    rows = [{"step": 0, "stage": "eval", "eval_accuracy": 0.25}, {"step": 5, "stage": "eval", "eval_accuracy": 0.5},
+            {"step": 5, "stage": "rl", "reward_mean": 0.1, "accuracy": 0.4}]
+    series = rl_series(rows)
+    assert series["eval_accuracy"] == [(0, 0.25), (5, 0.5)] and series["reward"] == [(5, 0.1)]
+
+
+def test_write_eval_keeps_extra_and_rejects_bad_stage_names(tmp_path):
+    t, v = CASES["correct"]
+    path = write_eval(tmp_path, "rl-step10", [t], [v], step=10, extra={"eval_s": 1.5})
+    record = load_eval(path)
+    assert record["extra"] == {"eval_s": 1.5} and record["label"] == "rl-step10"
+    with pytest.raises(EvalFileError, match="bad stage name"):
+        write_eval(tmp_path, "../x", [t], [v])
