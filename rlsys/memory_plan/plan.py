@@ -51,7 +51,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rlsys.memory_plan.budget import GIB, MemoryPlan, MemoryPlanError, Phase, gib
-from rlsys.memory_plan.shapes import ModelShape, model_shape
+from rlsys.memory_plan.shapes import ModelShape, ModelShapeError, model_shape
 
 LOGIT_BYTES = 12
 ADAM_LORA_BYTES = 16
@@ -86,7 +86,7 @@ def dtype_bytes(dtype: str) -> int:
 def activation_bytes(shape: ModelShape, tokens: int, checkpointing: bool, d: int = 2) -> int:
     """Activation bytes of a forward/backward over `tokens` tokens (see the module docstring)."""
     h, q, kv, i = shape.hidden_size, shape.q_dim, shape.kv_dim, shape.intermediate_size
-    layer = 12 * h + 10 * q + 10 * kv + 8 * i
+    layer = (12 * h + 10 * q + 10 * kv + 8 * i) * d // 2  # counted for bf16; fp32 doubles it
     grads = 2 * h * d
     if checkpointing:
         return tokens * (shape.num_layers * h * d + layer + grads)
@@ -103,15 +103,22 @@ def engine_workspace_bytes(shape: ModelShape, batched_tokens: int, seqs: int, d:
 
 
 def plan_memory(cfg, gpu_gb: float, options: PlanOptions | None = None) -> MemoryPlan:
-    """Per-phase memory of `cfg` (an `rlsys.config.Config`) collocated on one `gpu_gb` GiB GPU."""
+    """Per-phase memory of `cfg` (an `rlsys.config.Config`) collocated on one `gpu_gb` GiB GPU.
+
+    Raises `MemoryPlanError` when the model's shapes cannot be found; `check()` on the result
+    raises it when the plan does not fit.
+    """
     opts = options or PlanOptions()
     if gpu_gb <= 0:
         raise MemoryPlanError(f"gpu_gb must be positive, got {gpu_gb}")
     gpu = int(gpu_gb * GIB)
-    policy = model_shape(cfg.model.path)
     d = dtype_bytes(cfg.model.dtype)
     llm_judge = cfg.judge.kind == "llm"
-    judge = model_shape(cfg.judge.model) if llm_judge else None
+    try:
+        policy = model_shape(cfg.model.path)
+        judge = model_shape(cfg.judge.model) if llm_judge else None
+    except ModelShapeError as err:
+        raise MemoryPlanError(f"memory plan: {err}") from None
     rollout_replicas = cfg.rollout.replicas
     judge_replicas = cfg.judge.replicas if llm_judge else 0
     seq = cfg.rollout.max_episode_tokens

@@ -160,3 +160,12 @@ def test_learner_token_caps_bound_the_micro_batch():
     assert item(truncated, "learn", "activations") == 4096 * 354_304
     one_long = plan_memory(preset("learner.micro_batch_tokens=1000"), 24, opts)
     assert item(one_long, "learn", "activations") == 6144 * 354_304  # never below one trajectory
+
+
+def test_float32_doubles_weights_and_activations():
+    bf16 = plan_memory(preset(), 80, PlanOptions(logits_chunk_tokens=1024))
+    fp32 = plan_memory(preset("model.dtype=float32"), 80, PlanOptions(logits_chunk_tokens=1024))
+    for name in ("policy weights (learner)", "activations"):
+        assert item(fp32, "learn", name) == 2 * item(bf16, "learn", name)
+    with pytest.raises(MemoryPlanError, match="no shapes for model"):
+        plan_memory(preset("judge.model=org/judge-x"), 24)
