@@ -92,7 +92,7 @@ async def run_episode(
     episode_id = episode_id or f"{question.id}-{uuid.uuid4().hex[:10]}"
     im_end = tokenizer.convert_tokens_to_ids(IM_END)
     started = time.perf_counter()
-    timings = {"generate_s": 0.0, "execute_s": 0.0}
+    timings = {"generate_s": 0.0, "sandbox_s": 0.0}
     toks = _Tokens()
     toks.add_context(prompt_ids(tokenizer, question.question, limits.max_turns))
     prompt_len = len(toks.ids)
@@ -141,7 +141,7 @@ async def run_episode(
                         opened = True
                     t0 = time.perf_counter()
                     turn.result = await executor.run(episode_id, parsed.cell, limits.cell_timeout_s)
-                    timings["execute_s"] += time.perf_counter() - t0
+                    timings["sandbox_s"] += time.perf_counter() - t0
                     if turn.result.infra_failed:
                         end, error = EndReason.INFRA_ERROR, turn.result.error or "sandbox infrastructure error"
                         break
