@@ -54,10 +54,10 @@ def write_report(run_dir: str | Path) -> Path:
         raise ReportError(f"run directory not found: {run_dir}")
     records = load_evals(run_dir)
     rows = read_metrics(run_dir)
-    if not records and not rows:
-        raise ReportError(f"{run_dir} has no evaluations ({EVAL_DIR}/*.json) and no metrics.jsonl to report")
     sft_png = plot_sft_loss(rows, run_dir / SFT_PLOT)
     rl_png = plot_rl_curve(rows, run_dir / RL_PLOT)
+    if not records and not rows and not sft_png:
+        raise ReportError(f"{run_dir} has no evaluations ({EVAL_DIR}/*.json), metrics.jsonl or SFT losses to report")
 
     parts = [f"# rlsys report: `{run_dir.name}`", ""]
     if records:
@@ -73,7 +73,7 @@ def write_report(run_dir: str | Path) -> Path:
     else:
         parts += ["No evaluations yet (`eval/*.json`).", ""]
     parts += ["## Training curves", ""]
-    parts.append(f"![SFT loss per epoch]({SFT_PLOT})" if sft_png else "No SFT loss in `metrics.jsonl`.")
+    parts.append(f"![SFT loss]({SFT_PLOT})" if sft_png else "No SFT loss in `metrics.jsonl`.")
     parts.append("")
     parts.append(f"![GRPO reward and accuracy per step]({RL_PLOT})" if rl_png else "No GRPO steps in `metrics.jsonl`.")
     parts.append("")

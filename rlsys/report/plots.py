@@ -55,18 +55,42 @@ def _pyplot():
     return plt
 
 
+def sft_summary_losses(run_dir: Path) -> tuple[list[tuple[float, float]], list[tuple[float, float]]]:
+    """(train, eval) losses per optimizer step from `rlsys sft`'s `sft_metrics.json`, found in
+    the run directory or its `sft/` folder; empty lists when there is none."""
+    import json
+
+    for path in (run_dir / "sft_metrics.json", run_dir / "sft" / "sft_metrics.json"):
+        if path.is_file():
+            try:
+                data = json.loads(path.read_text())
+                return ([(float(s), float(v)) for s, v in data.get("train_losses", [])],
+                        [(float(s), float(v)) for s, v in data.get("eval_losses", [])])
+            except (ValueError, TypeError):
+                return [], []
+    return [], []
+
+
 def plot_sft_loss(rows: list[dict[str, Any]], out: Path) -> Path | None:
-    """`out` (PNG) with the SFT loss per epoch; None when the run has no SFT loss."""
+    """`out` (PNG) with the SFT loss per epoch (from `metrics.jsonl`), else per optimizer step
+    (from `sft_metrics.json` next to it); None when the run has no SFT loss."""
     points = sft_loss_per_epoch(rows)
+    evals: list[tuple[float, float]] = []
+    per_step = not points
+    if per_step:
+        points, evals = sft_summary_losses(out.parent)
     if not points:
         return None
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6, 3.5), dpi=100)
-    ax.plot([p[0] for p in points], [p[1] for p in points], marker="o")
-    ax.set_xlabel("epoch")
+    ax.plot([p[0] for p in points], [p[1] for p in points], marker=None if per_step else "o", label="train")
+    if evals:
+        ax.plot([p[0] for p in evals], [p[1] for p in evals], marker="o", label="held-out (per epoch)")
+        ax.legend(loc="best", fontsize=8)
+    ax.set_xlabel("optimizer step" if per_step else "epoch")
     ax.xaxis.get_major_locator().set_params(integer=True)
     ax.set_ylabel("loss (assistant tokens)")
-    ax.set_title("SFT loss per epoch")
+    ax.set_title("SFT loss per step" if per_step else "SFT loss per epoch")
     ax.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(out)

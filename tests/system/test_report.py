@@ -145,7 +145,7 @@ def test_report_from_synthetic_eval_files(tmp_path):
     assert [r.split("|")[1].strip() for r in rows[1:]] == ["base", "SFT", "SFT+RL"]
     assert [r.split("|")[3].strip() for r in rows[1:]] == ["25.0%", "50.0%", "75.0%"]
     assert rows[1].split("|")[7].strip() == "25.0%"  # base: 1 of 4 interface misuse
-    assert "![SFT loss per epoch](sft_loss.png)" in text and "(rl_curve.png)" in text
+    assert "![SFT loss](sft_loss.png)" in text and "(rl_curve.png)" in text
     for name in ("sft_loss.png", "rl_curve.png"):
         width, height = _png_size(tmp_path / name)
         assert width > 300 and height > 200
@@ -194,3 +194,13 @@ def test_write_eval_keeps_extra_and_rejects_bad_stage_names(tmp_path):
     assert record["extra"] == {"eval_s": 1.5} and record["label"] == "rl-step10"
     with pytest.raises(EvalFileError, match="bad stage name"):
         write_eval(tmp_path, "../x", [t], [v])
+
+
+def test_sft_loss_falls_back_to_the_sft_command_summary(tmp_path):
+    (tmp_path / "sft").mkdir()
+    summary = {"steps": 6, "train_losses": [[1, 2.0], [2, 1.5], [3, 1.2], [4, 1.0], [5, 0.9], [6, 0.8]],
+               "eval_losses": [[0, 2.2], [3, 1.3], [6, 1.0]]}
+    (tmp_path / "sft" / "sft_metrics.json").write_text(json.dumps(summary))
+    text = write_report(tmp_path).read_text()  # no eval files, no metrics.jsonl: plots only
+    assert "![SFT loss](sft_loss.png)" in text
+    assert _png_size(tmp_path / "sft_loss.png")[0] > 300
