@@ -60,10 +60,11 @@ def plan_placement(cfg: Config) -> dict[str, RolePlan]:
         return {r: RolePlan(r, replicas[r], cpus[r], gpus.get(r, 0.0)) for r in ROLES}
     if mode == "cluster":
         return {
-            "corpus": RolePlan("corpus", replicas["corpus"], 2, strategy="SPREAD"),
+            "corpus": RolePlan("corpus", replicas["corpus"], 2, strategy="SPREAD", resources={"corpus": 1}),
             "sandbox": RolePlan("sandbox", replicas["sandbox"], 2, strategy="SPREAD", resources={"sandbox": 1}),
             "rollout": RolePlan("rollout", replicas["rollout"], 4, 1, strategy="SPREAD", resources={"rollout": 1}),
-            "judge": RolePlan("judge", replicas["judge"], 2, 1 if cfg.judge.kind == "llm" else 0, strategy="SPREAD"),
+            "judge": RolePlan("judge", replicas["judge"], 2, 1 if cfg.judge.kind == "llm" else 0, strategy="SPREAD",
+                              resources={"judge": 1}),
             "learner": RolePlan("learner", cfg.learner.gpus, 4, 1, strategy="STRICT_PACK", resources={"learner": 1}),
         }
     raise ValueError(f"unknown train.mode {mode!r}")
@@ -86,7 +87,7 @@ class PlacementGroups:
         import ray
         from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
-        # Node labels (custom resources `rollout`, `sandbox`, `learner`) pin roles to node types
+        # Node labels (custom resources `rollout`, `sandbox`, `judge`, `corpus`, `learner`) pin roles to node types
         # where the cluster defines them (cluster/cluster.yaml does); elsewhere they are dropped.
         labels = {k: v for k, v in role_plan.resources.items() if k in ray.cluster_resources()}
         if role not in self._groups:
