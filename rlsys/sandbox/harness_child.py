@@ -51,6 +51,8 @@ def child_main():
             f.write("1000")
     except OSError:
         pass
+    for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2, signal.SIGALRM):
+        signal.signal(sig, signal.SIG_DFL)  # the supervisor ignores these; user code gets the defaults
     out_fd = os.dup(1)
     errors = {"TypeError": TypeError, "ValueError": ValueError, "RuntimeError": RuntimeError}
 

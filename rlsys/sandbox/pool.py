@@ -56,6 +56,7 @@ class _Slot:
 @dataclass
 class _Episode:
     slot: _Slot | None = None
+    cells: int = 0
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
@@ -178,6 +179,18 @@ class SandboxPool:
                     return self._count(ExecResult(status=ExecStatus.INFRA_ERROR,
                                                   error="no sandbox became free in time (infrastructure)"))
             slot = episode.slot
+            if slot.sandbox.channel.reader.at_eof():  # it died between cells: not this cell's doing
+                episode.slot = None
+                self._spawn(self._discard(slot))
+                if episode.cells:
+                    return self._count(ExecResult(status=ExecStatus.INFRA_ERROR,
+                                                  error="the sandbox was lost between cells (infrastructure)"))
+                try:  # nothing of the episode lived there yet: carry on in another sandbox
+                    slot = episode.slot = await self._acquire()
+                except asyncio.TimeoutError:
+                    return self._count(ExecResult(status=ExecStatus.INFRA_ERROR,
+                                                  error="no sandbox became free in time (infrastructure)"))
+            episode.cells += 1
             gate = ToolGate(self.tool_fn, self.config.max_tool_calls_per_cell, self.config.max_tool_bytes_per_cell)
             started = time.monotonic()
             try:
