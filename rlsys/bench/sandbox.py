@@ -1,0 +1,145 @@
+"""`rlsys bench sandbox`: per-cell latency and throughput of the warm pool, side by side with
+`docker exec` per cell into a running container and a fresh container per cell.
+
+All three use the same image and hardening. The tool cell makes 3 tool calls answered by an
+in-memory ToolFn, so the figure is the sandbox's own overhead, not the corpus search.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+
+import time
+import uuid
+from typing import Any
+
+HELP = "sandbox cell latency/throughput: warm pool vs docker exec per cell vs fresh container per cell"
+TRIVIAL = "x = 1 + 1"
+TOOL_CELL = "h = search_pages('alpha')\ns = view_sections(h[0]['page_id'])\nt = read_section(s[0]['section_id'])"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--cells", type=int, default=400, help="sequential warm-pool cells for latency")
+    parser.add_argument("--throughput-cells", type=int, default=1000, help="cells for the warm throughput run")
+    parser.add_argument("--concurrency", type=int, default=4, help="episodes in flight for throughput (= pool size)")
+    parser.add_argument("--exec-cells", type=int, default=20, help="cells for the docker-exec baseline")
+    parser.add_argument("--fresh-cells", type=int, default=6, help="cells for the fresh-container baseline")
+    parser.add_argument("--no-bwrap", action="store_true", help="skip the bubblewrap warm-pool figures")
+
+
+def _tool(name: str, kwargs: dict[str, Any]) -> Any:
+    if name == "search_pages":
+        return [{"page_id": "alpha", "title": "Alpha", "score": 1.0}]
+    if name == "view_sections":
+        return [{"section_id": "alpha:intro", "section_name": "Intro", "level": 1}]
+    return "Alpha is the first letter. " * 20
+
+
+def _pct(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))] * 1000
+
+
+async def _warm(cfg, backend: str, args, progress) -> dict[str, float]:
+    from rlsys.sandbox.pool import SandboxPool
+    from rlsys.sandbox.types import ExecStatus
+
+    async with SandboxPool(cfg, _tool, size=args.concurrency, backend=backend) as pool:
+        task = progress.add_task(f"{backend}: warm pool, sequential", total=2 * args.cells)
+        eid = uuid.uuid4().hex
+        await pool.open(eid)
+        for _ in range(20):  # warm-up
+            await pool.run(eid, TRIVIAL)
+        lat, tool_lat = [], []
+        for samples, code in ((lat, TRIVIAL), (tool_lat, TOOL_CELL)):
+            for _ in range(args.cells):
+                started = time.perf_counter()
+                result = await pool.run(eid, code)
+                samples.append(time.perf_counter() - started)
+                if result.status is not ExecStatus.OK:
+                    raise RuntimeError(f"benchmark cell failed: {result}")
+                progress.advance(task)
+        await pool.close(eid)
+        task = progress.add_task(f"{backend}: warm pool, {args.concurrency} episodes in flight",
+                                 total=args.throughput_cells)
+        per_episode = max(1, args.throughput_cells // args.concurrency)
+
+        async def episode() -> None:
+            e = uuid.uuid4().hex
+            await pool.open(e)
+            for _ in range(per_episode):
+                await pool.run(e, TRIVIAL)
+                progress.advance(task)
+            await pool.close(e)
+
+        started = time.perf_counter()
+        await asyncio.gather(*(episode() for _ in range(args.concurrency)))
+        wall = time.perf_counter() - started
+    return {"p50": _pct(lat, 0.5), "p99": _pct(lat, 0.99), "cells_per_s": per_episode * args.concurrency / wall,
+            "tool_p50": _pct(tool_lat, 0.5), "tool_p99": _pct(tool_lat, 0.99)}
+
+
+def _hardening(cfg) -> dict[str, Any]:
+    return dict(user="65534:65534", network_mode="none", read_only=True, mem_limit=f"{cfg.memory_mb}m",
+                memswap_limit=f"{cfg.memory_mb}m", nano_cpus=int(cfg.cpus * 1e9), pids_limit=cfg.pids,
+                cap_drop=["ALL"], security_opt=["no-new-privileges"], tmpfs={"/tmp": f"size={cfg.tmpfs_mb}m"})
+
+
+def _baselines(cfg, args, progress) -> dict[str, float]:
+    from rlsys.sandbox.docker_backend import docker_client
+
+    client = docker_client(cfg.docker_timeout_s)
+    code = ["python3", "-I", "-c", TRIVIAL]
+    task = progress.add_task("docker exec per cell", total=args.exec_cells)
+    holder = client.containers.run(cfg.image, ["sleep", "600"], detach=True, auto_remove=True, **_hardening(cfg))
+    exec_lat = []
+    try:
+        for _ in range(args.exec_cells):
+            started = time.perf_counter()
+            exit_code, _ = holder.exec_run(code)
+            exec_lat.append(time.perf_counter() - started)
+            assert exit_code == 0
+            progress.advance(task)
+    finally:
+        holder.remove(force=True)
+    task = progress.add_task("fresh container per cell", total=args.fresh_cells)
+    fresh_lat = []
+    for _ in range(args.fresh_cells):
+        started = time.perf_counter()
+        client.containers.run(cfg.image, code, remove=True, **_hardening(cfg))
+        fresh_lat.append(time.perf_counter() - started)
+        progress.advance(task)
+    client.close()
+    return {"exec_p50_ms": _pct(exec_lat, 0.5), "exec_p99_ms": _pct(exec_lat, 0.99),
+            "exec_cells_per_s": len(exec_lat) / sum(exec_lat),
+            "fresh_p50_ms": _pct(fresh_lat, 0.5), "fresh_p99_ms": _pct(fresh_lat, 0.99),
+            "fresh_cells_per_s": len(fresh_lat) / sum(fresh_lat)}
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    import os
+    import shutil
+
+    from rich.progress import Progress
+
+    from rlsys.sandbox.config import SandboxConfig
+
+    cfg = SandboxConfig(containers_per_worker=args.concurrency)
+    figures: dict[str, Any] = {"cpu_cores": os.cpu_count(), "trivial_cell": TRIVIAL, "tool_cell_calls": 3}
+    with Progress(transient=True) as progress:
+        warm = asyncio.run(_warm(cfg, "docker", args, progress))
+        figures.update({"warm_p50_ms": warm["p50"], "warm_p99_ms": warm["p99"],
+                        "warm_cells_per_s": warm["cells_per_s"], "tool_cell_p50_ms": warm["tool_p50"],
+                        "tool_cell_p99_ms": warm["tool_p99"]})
+        figures.update(_baselines(cfg, args, progress))
+        if not args.no_bwrap and shutil.which("bwrap"):
+            bw = asyncio.run(_warm(cfg, "bwrap", args, progress))
+            figures.update({"bwrap_warm_p50_ms": bw["p50"], "bwrap_warm_p99_ms": bw["p99"],
+                            "bwrap_warm_cells_per_s": bw["cells_per_s"], "bwrap_tool_cell_p50_ms": bw["tool_p50"]})
+    figures["speedup_vs_fresh"] = figures["fresh_p50_ms"] / figures["warm_p50_ms"]
+    figures["speedup_vs_exec"] = figures["exec_p50_ms"] / figures["warm_p50_ms"]
+    return {k: round(v, 3) if isinstance(v, float) else v for k, v in figures.items()}
+
+
+
