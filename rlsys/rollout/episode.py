@@ -203,10 +203,14 @@ async def run_group(
     cell_timeout_s: float | None = None,
     seed: int | None = None,
     semaphore: asyncio.Semaphore | None = None,
+    temperature: float | None = None,
 ) -> list[Trajectory]:
-    """K concurrent episodes of one question, each with its own temperature from U[min, max]."""
+    """K concurrent episodes of one question, each with its own temperature from U[min, max]
+    (or all at `temperature` when given, e.g. for evaluation) and its own sampling seed."""
     limits = EpisodeLimits.from_config(cfg, cell_timeout_s)
     draws = draw_temperatures(k, cfg.temperature_min, cfg.temperature_max, cfg.seed if seed is None else seed, question.id)
+    if temperature is not None:
+        draws = [(temperature, s) for _, s in draws]
 
     async def one(temperature: float, sample_seed: int) -> Trajectory:
         if semaphore is None:
