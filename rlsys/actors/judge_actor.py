@@ -27,7 +27,9 @@ def build_judge_engine(cfg: Config) -> tuple[Any, Any]:
     from rlsys.commands.serve import load_engine
 
     j = cfg.judge
-    return load_engine(j.model, j.engine, dtype=cfg.model.dtype, max_batch=j.batch_size, quantization=j.quantization)
+    context = j.max_prompt_tokens + j.max_new_tokens + (j.thinking_budget if j.thinking else 0) + 64
+    return load_engine(j.model, j.engine, dtype=cfg.model.dtype, max_batch=j.batch_size, quantization=j.quantization,
+                       gpu_memory_utilization=j.gpu_memory_utilization, max_model_len=context)
 
 
 @ray.remote(num_cpus=0.1)
@@ -43,6 +45,7 @@ class JudgeActor:
 
             torch.set_num_threads(1)
             engine, tokenizer = build_judge_engine(self.cfg)
+        self.engine = engine
         self.judge = build_judge(self.cfg.judge, engine, tokenizer)
         self.counts: Counter[str] = Counter()
 
@@ -58,6 +61,15 @@ class JudgeActor:
             for key, value in getattr(source, "stats", {}).items():
                 out[key if "/" in key else f"judge/{key}"] = float(value)
         return out
+
+    async def sleep(self) -> None:
+        """Frees the judge engine's accelerator memory (collocated mode); no-op without an engine."""
+        if self.engine is not None:
+            await self.engine.sleep()
+
+    async def wake(self) -> None:
+        if self.engine is not None:
+            await self.engine.wake()
 
     def ready(self) -> bool:
         return True

@@ -30,15 +30,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--engine", choices=["auto", "hf", "vllm"], default="auto",
                         help="generation engine (default: auto = vLLM with CUDA and vLLM installed, else HF)")
     parser.add_argument("--max-batch", type=int, default=32, help="requests batched together by the engine")
+    parser.add_argument("--quantization", default=None, help="vLLM weight quantization, e.g. awq (default: from the checkpoint)")
+    parser.add_argument("--gpu-memory-utilization", type=float, default=0.85, help="vLLM share of GPU memory (default 0.85)")
     parser.add_argument("--max-tokens", type=int, default=256, help="default max_tokens of a request")
     parser.add_argument("--api-key-env", default=None, help="require the key held by this environment variable")
     parser.add_argument("--ready-file", default=None, help="write {\"url\": ...} here once listening (for scripts)")
 
 
 def load_engine(model_path: str, kind: str = "auto", dtype: str = "auto", max_batch: int = 32,
-                quantization: str | None = None):
+                quantization: str | None = None, **vllm_options):
     """(engine, tokenizer) for a local model through the rollout engines; `auto` picks vLLM
-    where CUDA and vLLM are present, else HF transformers."""
+    where CUDA and vLLM are present, else HF transformers. `vllm_options` (e.g.
+    `gpu_memory_utilization`, `max_model_len`) go to `VLLMEngine` only."""
     import importlib.util
 
     if kind == "auto":
@@ -51,7 +54,7 @@ def load_engine(model_path: str, kind: str = "auto", dtype: str = "auto", max_ba
         except ImportError as err:
             raise ImportError(f"the vLLM engine is not available here ({err})") from err
         kwargs = {"quantization": quantization} if quantization else {}
-        engine = VLLMEngine(model_path, dtype=dtype, max_batch=max_batch, **kwargs)
+        engine = VLLMEngine(model_path, dtype=dtype, max_batch=max_batch, **kwargs, **vllm_options)
         return engine, engine.tokenizer
     from rlsys.rollout.hf_engine import HFEngine
 
@@ -101,7 +104,9 @@ def run(args: argparse.Namespace) -> int:
             print(f"rlsys serve: --api-key-env {args.api_key_env} is not set in the environment", file=sys.stderr)
             return 2
     try:
-        engine, tokenizer = load_engine(model_path, args.engine, dtype=dtype, max_batch=args.max_batch)
+        engine, tokenizer = load_engine(model_path, args.engine, dtype=dtype, max_batch=args.max_batch,
+                                        quantization=args.quantization,
+                                        gpu_memory_utilization=args.gpu_memory_utilization)
     except (OSError, ValueError, ImportError) as err:
         print(f"rlsys serve: cannot load {model_path}: {err}", file=sys.stderr)
         return 2

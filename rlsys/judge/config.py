@@ -24,6 +24,8 @@ class JudgeConfig(Section):
     """Engine of the `llm` judge: `auto` is vLLM where CUDA and vLLM are present, else HF transformers."""
     quantization: str | None = None
     """Weight quantization passed to vLLM for the `llm` judge (`awq` for Qwen3-8B-AWQ; None = from the checkpoint)."""
+    gpu_memory_utilization: float = 0.3
+    """vLLM share of GPU memory for the `llm` judge engine (collocated: take it from the memory plan)."""
     reward: Literal["approach", "binary", "gave_up_penalty"] = "approach"
     """Reward formula: `approach` (R = a/100 if correct else -(1 - a/100)), `binary`, or with a give-up penalty."""
 

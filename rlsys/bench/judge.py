@@ -1,0 +1,171 @@
+"""`rlsys bench judge`: verdicts per second of the rule judge, of an LLM judge on the tiny model
+through the HF engine, and of the same model behind `rlsys serve` (HTTP), for one batch
+(default 24, a GRPO group). Each figure is the median over repeats after one warm-up.
+
+The tiny model's replies never parse, so model judges run with `parse_retries=0`: one
+request per verdict, `max_new_tokens` generated (a real judge retries only on bad replies).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Awaitable, Callable
+
+HELP = "verdicts/s of the rule judge, an LLM judge on the tiny model, and the same model over rlsys serve"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from rlsys.config import add_config_arguments
+
+    add_config_arguments(parser)
+    parser.add_argument("--batch", type=int, default=24, help="trajectories per batch (default 24)")
+    parser.add_argument("--rule-repeats", type=int, default=30, help="timed rule-judge batches (default 30)")
+    parser.add_argument("--llm-repeats", type=int, default=3, help="timed batches of each model judge (default 3)")
+    parser.add_argument("--max-new-tokens", type=int, default=32, help="judge reply tokens (default 32)")
+    parser.add_argument("--model", default=None, help="judge model directory (default: model.path, tiny model built if missing)")
+    parser.add_argument("--skip-http", action="store_true", help="leave out the rlsys serve measurement")
+
+
+def bench_batch(n: int, seed: int = 0) -> list[Any]:
+    """`n` realistic trajectories: real trivia questions where available, two search cells each
+    with page-sized outputs, and a mix of right, reworded, wrong and given-up answers."""
+    import random
+
+    from rlsys.corpus.types import Question
+    from rlsys.paths import shared_data_dir
+    from rlsys.rollout.types import EndReason, Trajectory, Turn
+    from rlsys.sandbox.types import ExecResult
+
+    rng = random.Random(seed)
+    path = shared_data_dir() / "wiki-trivia-v4" / "questions.jsonl"
+    if path.is_file():
+        rows = [json.loads(line) for line in path.open()][:200]
+    else:
+        rows = [{"question": f"What is the capital of Fictland {i}?", "answer": f"Port Vell {i}"} for i in range(200)]
+    out = []
+    for i in range(n):
+        row = rows[rng.randrange(len(rows))]
+        gold = row["answer"]
+        answer = [gold, gold.lower() + ".", "Unknown", "Springfield", f"The answer is {gold}"][i % 5]
+        page = f"# {row['question'][:40]}\n" + "Background text of the page. " * 40 + f"\nThe answer: {gold}.\n"
+        cell = f"hits = search_pages({row['question'][:50]!r})\nfor h in hits[:3]:\n    print(h['title'])\nprint(read_section(hits[0]['page_id'] + ':full'))"
+        turns = [
+            Turn(f"<python>{cell}</python>", cell, ExecResult(stdout=page[:1500], tool_calls=2, tool_outputs=[page])),
+            Turn(f"<answer>{answer}</answer>"),
+        ]
+        q = Question(id=str(i), question=row["question"], answer=gold)
+        out.append(Trajectory(f"b{i}", q, [1], [0], [0.0], 1, turns=turns, answer=answer, end_reason=EndReason.ANSWERED))
+    return out
+
+
+async def _median_rate(label: str, n_items: int, repeats: int, once: Callable[[], Awaitable[Any]]) -> tuple[float, float]:
+    """(verdicts/s from the median batch time, median seconds), after one untimed warm-up."""
+    from rich.progress import Progress
+
+    await once()
+    times = []
+    with Progress(transient=True) as progress:
+        task = progress.add_task(label, total=repeats)
+        for _ in range(repeats):
+            start = time.perf_counter()
+            await once()
+            times.append(time.perf_counter() - start)
+            progress.advance(task)
+    median = statistics.median(times)
+    return n_items / median, median
+
+
+def _start_server(model: str, max_new_tokens: int, batch: int) -> tuple[subprocess.Popen, str]:
+    ready = Path(tempfile.mkdtemp(prefix="rlsys-bench-serve-")) / "ready.json"
+    cmd = [sys.executable, "-m", "rlsys", "serve", "--model", model, "--port", "0", "--served-model-name", "judge",
+           "--max-tokens", str(max_new_tokens), "--max-batch", str(batch), "--ready-file", str(ready)]
+    proc = subprocess.Popen(cmd, env={**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 180
+    while not ready.exists():
+        if proc.poll() is not None:
+            raise RuntimeError(f"rlsys serve exited with {proc.returncode}: {proc.stderr.read()[-2000:]}")
+        if time.monotonic() > deadline:
+            proc.kill()
+            raise RuntimeError("rlsys serve did not start within 180 s")
+        time.sleep(0.2)
+    return proc, json.loads(ready.read_text())["url"]
+
+
+def _stop_server(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(10)
+
+
+async def _run(args: argparse.Namespace) -> dict[str, Any]:
+    from rlsys.commands.serve import load_engine
+    from rlsys.config import config_from_args
+    from rlsys.judge.http_judge import HTTPJudge
+    from rlsys.judge.llm_judge import LLMJudge
+    from rlsys.judge.rule_judge import RuleJudge
+
+    cfg = config_from_args(args)
+    if args.model is None:
+        from rlsys.rollout.tiny_model import ensure_model
+
+        model = str(ensure_model(cfg.model))
+    else:
+        model = args.model
+    batch = bench_batch(args.batch)
+    figures: dict[str, Any] = {"batch": args.batch, "model": model, "max_new_tokens": args.max_new_tokens}
+
+    rule = RuleJudge(cfg.judge)
+    rate, median = await _median_rate("rule judge", len(batch), args.rule_repeats, lambda: rule.score(batch))
+    figures.update(rule_verdicts_per_s=round(rate, 1), rule_batch_s=round(median, 4))
+    print(f"rule judge: {rate:.1f} verdicts/s", file=sys.stderr)
+
+    judge_cfg = cfg.judge.model_copy(update={"kind": "llm", "max_new_tokens": args.max_new_tokens,
+                                             "parse_retries": 0, "batch_size": args.batch})
+    engine, tokenizer = load_engine(model, "hf", dtype=cfg.model.dtype, max_batch=args.batch)
+    llm = LLMJudge(engine, tokenizer, judge_cfg)
+    prompt_tokens = statistics.mean(len(llm.encode(llm.messages_for(t))) for t in batch)
+    rate, median = await _median_rate("LLM judge (engine)", len(batch), args.llm_repeats, lambda: llm.score(batch))
+    figures.update(llm_verdicts_per_s=round(rate, 2), llm_batch_s=round(median, 3), prompt_tokens_mean=round(prompt_tokens))
+    print(f"LLM judge through the engine: {rate:.2f} verdicts/s", file=sys.stderr)
+    await engine.close()
+    del engine, llm
+
+    if not args.skip_http:
+        proc, url = _start_server(model, args.max_new_tokens, args.batch)
+        try:
+            http_cfg = judge_cfg.model_copy(update={"kind": "http", "base_url": url + "/v1", "model": "judge",
+                                                    "http_concurrency": args.batch, "http_timeout_s": 600.0})
+            http = HTTPJudge(http_cfg)
+            rate, median = await _median_rate("LLM judge (rlsys serve)", len(batch), args.llm_repeats, lambda: http.score(batch))
+            if http.stats["request_errors"]:
+                raise RuntimeError(f"{http.stats['request_errors']} HTTP judge requests failed")
+        finally:
+            _stop_server(proc)
+        figures.update(http_verdicts_per_s=round(rate, 2), http_batch_s=round(median, 3),
+                       http_vs_llm_ratio=round(rate / figures["llm_verdicts_per_s"], 3))
+        print(f"LLM judge through rlsys serve: {rate:.2f} verdicts/s", file=sys.stderr)
+    figures["rule_vs_llm_ratio"] = round(figures["rule_verdicts_per_s"] / figures["llm_verdicts_per_s"], 1)
+    return figures
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    import logging
+
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    logging.getLogger("rlsys.judge").setLevel(logging.ERROR)  # the tiny model's replies never parse
+    if args.batch < 1:
+        raise SystemExit("rlsys bench judge: --batch must be >= 1")
+    return asyncio.run(_run(args))
