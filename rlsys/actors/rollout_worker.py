@@ -5,9 +5,9 @@
     ray.get(worker.load_adapter.remote(version, tensors))
 
 Episodes of every group in flight share one engine (HF batches them; vLLM schedules them) and
-at most `rollout.concurrency` run at once. Code runs on the given `SandboxWorker` handles (any
-actor with async `open/run/close` like `CodeExecutor`), or, with none given, on a local
-`SandboxPool` answering tool calls from a local `CorpusService`.
+at most `rollout.concurrency` run at once. Code runs on the given `SandboxWorker` handles
+(through `SandboxClient`: sticky routing, a dead worker's cells come back as infra errors), or,
+with none given, on a local `SandboxPool` answering tool calls from a local `CorpusService`.
 """
 
 from __future__ import annotations
@@ -21,33 +21,6 @@ import ray
 from rlsys.config import Config
 from rlsys.corpus.types import Question
 from rlsys.rollout.types import Trajectory
-from rlsys.sandbox.types import ExecResult
-
-
-class ActorExecutor:
-    """`CodeExecutor` over sandbox actor handles; an episode sticks to the handle it opened on."""
-
-    def __init__(self, handles: list[Any]):
-        if not handles:
-            raise ValueError("ActorExecutor needs at least one sandbox actor")
-        self.handles = list(handles)
-        self._owner: dict[str, int] = {}
-        self._load = [0] * len(self.handles)
-
-    async def open(self, episode_id: str) -> None:
-        index = min(range(len(self.handles)), key=self._load.__getitem__)
-        self._owner[episode_id] = index
-        self._load[index] += 1
-        await self.handles[index].open.remote(episode_id)
-
-    async def run(self, episode_id: str, code: str, timeout_s: float | None = None) -> ExecResult:
-        return await self.handles[self._owner[episode_id]].run.remote(episode_id, code, timeout_s)
-
-    async def close(self, episode_id: str) -> None:
-        index = self._owner.pop(episode_id, None)
-        if index is not None:
-            self._load[index] -= 1
-            await self.handles[index].close.remote(episode_id)
 
 
 @ray.remote(num_cpus=0.5)
@@ -67,7 +40,11 @@ class RolloutWorker:
             self.cfg.model, self.cfg.rollout, lora_settings(lora.r, lora.alpha, lora.target_modules),
             max_staleness=self.cfg.train.max_staleness,
         )
-        self.executor: Any = ActorExecutor(sandbox_workers) if sandbox_workers else None
+        self.executor: Any = None
+        if sandbox_workers:
+            from rlsys.actors.sandbox_worker import SandboxClient
+
+            self.executor = SandboxClient(sandbox_workers, cell_timeout_s=self.cfg.sandbox.cell_timeout_s)
         self._local_pool = None
         self._semaphore: asyncio.Semaphore | None = None
 

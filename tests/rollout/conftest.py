@@ -30,3 +30,28 @@ def tiny_tokenizer(tiny_model_dir):
     from transformers import AutoTokenizer
 
     return AutoTokenizer.from_pretrained(tiny_model_dir)
+
+
+ENTITIES = 40
+
+
+@pytest.fixture(scope="session")
+def corpus_cfg(tmp_path_factory):
+    """A small synthetic corpus index (built once per session)."""
+    from rlsys.corpus.config import CorpusConfig
+
+    return CorpusConfig(source="synthetic", synthetic_entities=ENTITIES, index_dir=str(tmp_path_factory.mktemp("index")))
+
+
+@pytest.fixture(scope="session")
+def corpus(corpus_cfg):
+    from rlsys.corpus.service import CorpusService
+
+    return CorpusService.from_config(corpus_cfg)
+
+
+@pytest.fixture(scope="session")
+def questions(corpus_cfg):
+    from rlsys.corpus.synthetic import generate_synthetic
+
+    return generate_synthetic(ENTITIES, seed=corpus_cfg.seed)[1]

@@ -8,7 +8,6 @@ import shutil
 import pytest
 import pytest_asyncio
 
-from rlsys.corpus.config import CorpusConfig
 from rlsys.rollout.config import RolloutConfig
 from rlsys.rollout.episode import run_group
 from rlsys.rollout.hf_engine import HFEngine
@@ -19,28 +18,6 @@ from rlsys.sandbox.types import ExecStatus
 from .biased_model import add_tag_bias
 from .scripted_engine import ScriptedEngine
 from .test_hf_engine import Recording, check_episode
-
-ENTITIES = 40
-
-
-@pytest.fixture(scope="module")
-def corpus_cfg(tmp_path_factory):
-    return CorpusConfig(source="synthetic", synthetic_entities=ENTITIES, index_dir=str(tmp_path_factory.mktemp("index")))
-
-
-@pytest.fixture(scope="module")
-def corpus(corpus_cfg):
-    from rlsys.corpus.service import CorpusService
-
-    return CorpusService.from_config(corpus_cfg)
-
-
-@pytest.fixture(scope="module")
-def questions(corpus_cfg):
-    from rlsys.corpus.synthetic import generate_synthetic
-
-    return generate_synthetic(ENTITIES, seed=corpus_cfg.seed)[1]
-
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def pool(corpus):
