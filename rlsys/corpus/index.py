@@ -206,7 +206,9 @@ def build_index(pages: list[Page], index_dir: str | Path, *, embedder: "Embedder
             bar.advance(task, len(batch))
 
     if todo or stale or orphans or not passages_tbl.list_indices():
-        passages_tbl.create_fts_index("text", replace=True)
+        from lancedb.index import FTS
+
+        passages_tbl.create_index("text", config=FTS(), replace=True)
         for tbl in (pages_tbl, passages_tbl):
             tbl.optimize()
     n_passages = passages_tbl.count_rows()

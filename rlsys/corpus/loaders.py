@@ -16,11 +16,14 @@ import json
 import os
 import socket
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 from rlsys.corpus.page import Page, page_id_for_title
 from rlsys.corpus.types import Question
+
+if TYPE_CHECKING:
+    from rlsys.corpus.config import CorpusConfig
 
 HUB_PROBE_TIMEOUT_S = 3.0
 WIKI_TRIVIA_V4 = "willcb/wiki-trivia-questions-v4"
@@ -32,8 +35,11 @@ class CorpusSourceError(ValueError):
     """A page or question source that cannot be read; the message says why and what to use instead."""
 
 
-def load_pages(source: str, *, synthetic_entities: int = 300, seed: int = 0) -> list[Page]:
-    """Pages from `synthetic`, `hf:<dataset>` or a local JSONL/JSON/parquet file."""
+def load_pages(source: "str | CorpusConfig", *, synthetic_entities: int = 300, seed: int = 0) -> list[Page]:
+    """Pages from `synthetic`, `hf:<dataset>` or a local JSONL/JSON/parquet file (or a `CorpusConfig`)."""
+    if not isinstance(source, str):
+        cfg = source
+        return load_pages(cfg.source, synthetic_entities=cfg.synthetic_entities, seed=cfg.seed)
     if source == "synthetic":
         from rlsys.corpus.synthetic import generate_synthetic
 
@@ -50,13 +56,20 @@ def load_pages(source: str, *, synthetic_entities: int = 300, seed: int = 0) -> 
     return pages
 
 
-def load_questions(source: str, *, synthetic_entities: int = 300, seed: int = 0) -> list[Question]:
+def load_questions(source: "str | CorpusConfig", *, synthetic_entities: int = 300, seed: int = 0) -> list[Question]:
     """Questions from `synthetic`, `hf:<dataset>` or a local JSONL/JSON/parquet file.
+
+    Given a `CorpusConfig` instead of a string, its `questions` source is used (`auto`: the
+    synthetic corpus's own questions, else `hf:willcb/wiki-trivia-questions-v4`).
 
     Rows need `question` and `answer`; optional `id`, `page_id` or `filename` (`<title>.md`),
     `section_id` and `split`. Without `split`, `willcb/wiki-trivia-questions-v4` rows use the
     reference split (first 382 train), other rows a stable hash of their id (about 20% test).
     """
+    if not isinstance(source, str):
+        cfg = source
+        return load_questions(questions_source_for(cfg.source, cfg.questions),
+                              synthetic_entities=cfg.synthetic_entities, seed=cfg.seed)
     if source == "synthetic":
         from rlsys.corpus.synthetic import generate_synthetic
 

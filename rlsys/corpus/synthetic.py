@@ -11,6 +11,7 @@ stable (`syn-<entity>-<relation>`); `split` is "test" for about 20% of them (by 
 
 from __future__ import annotations
 
+import collections
 import hashlib
 import random
 from dataclasses import dataclass, field
@@ -196,6 +197,28 @@ def _relations(e: Entity) -> dict[str, tuple[str, str, list[str]]]:
     }
 
 
+# "Which X …?" questions whose answer is the entity's own name: the page must be found by its
+# content, not its title. Used only where the clue (a fresh person name) is unique in the corpus.
+IDENTITY_CLUES = {
+    "person": ("spouse", "personal_life", ["Which {occupation} was married to {clue}?",
+                                           "Who was the spouse of {clue}?"]),
+    "place": ("mayor", "local_council", ["Which {place_type} has {clue} as its mayor?",
+                                         "Of which {place_type} is {clue} the mayor?"]),
+    "work": ("protagonist", "synopsis", ["Which {work_kind} follows the character {clue}?",
+                                         "In which {work_kind} is {clue} the protagonist?"]),
+    "organisation": ("ceo", "leadership", ["Which {industry} {org_type} has {clue} as chief executive?",
+                                           "Which {org_type} is run by the chief executive {clue}?"]),
+}
+
+
+def _identity_relation(e: Entity, clue_counts: collections.Counter, names: set[str]):
+    key, slug, templates = IDENTITY_CLUES[e.kind]
+    clue = e.facts[key]
+    if clue_counts[clue] != 1 or clue in names:
+        return None
+    return slug, e.name, [t.replace("{clue}", clue) for t in templates]
+
+
 def _split_of(qid: str, seed: int) -> str:
     digest = hashlib.sha256(f"{seed}:{qid}".encode()).digest()
     return "test" if digest[0] < int(256 * TEST_SHARE) else "train"
@@ -203,9 +226,16 @@ def _split_of(qid: str, seed: int) -> str:
 
 def _questions(entities: list[Entity], seed: int) -> list[Question]:
     out: list[Question] = []
+    clue_counts = collections.Counter(v for e in entities for k, v in e.facts.items()
+                                      if k in ("spouse", "mayor", "protagonist", "ceo", "founder", "creator"))
+    names = {e.name for e in entities}
     for e in entities:
         rng = random.Random(f"{seed}:q:{e.index}")
-        for relation, (slug, answer, templates) in _relations(e).items():
+        relations = _relations(e)
+        identity = _identity_relation(e, clue_counts, names)
+        if identity is not None:
+            relations["identity"] = identity
+        for relation, (slug, answer, templates) in relations.items():
             qid = f"syn-{e.index:05d}-{relation}"
             text = rng.choice(templates).format(name=e.name, **e.facts)
             out.append(Question(id=qid, question=text, answer=answer, page_id=e.page_id,

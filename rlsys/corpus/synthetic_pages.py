@@ -110,7 +110,7 @@ def _work(e, ctx: Context, rng: random.Random) -> list[tuple[str, str]]:
         ("infobox", _infobox([("name", e.name), ("type", kind), ("language", nm.COUNTRY_ADJ[f["country"]])])),
         ("lead", f"***{e.name}*** is a {kind} first released in {f['country']}. {_filler(rng, 1)}"),
         ("## Background", f"*{e.name}* was {verb} by {ctx.link(f['creator'])} over several years. {_filler(rng)}"),
-        ("## Synopsis", f"The {kind} follows {f['protagonist']}, and is set in {ctx.link(f['setting'])}. {_filler(rng, 1)}"),
+        ("## Synopsis", f"*{e.name}* follows {f['protagonist']}, and is set in {ctx.link(f['setting'])}. {_filler(rng, 1)}"),
         ("## Release", f"*{e.name}* was first released in {f['year']} by {ctx.link(f['publisher'])}. {_filler(rng, 1)}"),
         ("### Reception", reception if f["rerelease"] else f"{reception} {award}"),
     ]
@@ -132,7 +132,7 @@ def _organisation(e, ctx: Context, rng: random.Random) -> list[tuple[str, str]]:
         ("### Founding", f"{e.name} was founded in {f['founded']} by {ctx.link(f['founder'])}. {_filler(rng, 1)}"),
         ("### Expansion", f"Over the following decades it opened {f['branches']} branches. {_filler(rng, 1)}"),
         ("## Operations", f"The {f['org_type']} is headquartered in {ctx.link(f['headquarters'])} and employs {f['employees']:,} people. {_filler(rng, 1)}"),
-        ("## Leadership", f"Its chief executive is {f['ceo']}. {_filler(rng, 1)}"),
+        ("## Leadership", f"The chief executive of {e.name} is {f['ceo']}. {_filler(rng, 1)}"),
         ("## See also", _see_also(e, ctx, rng)),
     ]
 

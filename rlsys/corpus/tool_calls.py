@@ -89,27 +89,37 @@ def _arg(args: dict, name: str, tool: str) -> tuple[Any, str | None]:
     return value, None
 
 
+def parse_call(name: Any, args: Any) -> tuple[str, str, int | None] | str:
+    """(tool, its string argument, k for search_pages) of a tool call, or an `Error: …` string."""
+    if not isinstance(name, str) or name not in TOOLS:
+        return f"Error: unknown tool {_short(name)}; available tools: {', '.join(TOOLS)}"
+    if args is None:
+        args = {}
+    if not isinstance(args, dict):
+        args = {"args": list(args)} if isinstance(args, (list, tuple)) else {"args": [args]}
+    value, error = _arg(args, TOOLS[name][0], name)
+    if error:
+        return error
+    if name == "search_pages":
+        k = args.get("k", args.get("top_k"))
+        if k is not None and (not isinstance(k, int) or isinstance(k, bool) or k < 1):
+            return f"Error: search_pages(k=...) needs a positive integer, got {_short(k)}"
+        return name, value[:1000], min(k, 50) if k else None
+    if len(value) > MAX_ID_CHARS:
+        return f"Error: {TOOLS[name][0]} is too long ({len(value)} characters)"
+    return name, value.strip(), None
+
+
 def dispatch(service: "CorpusService", name: Any, args: Any) -> Any:
     """Runs one tool call; any problem becomes an `Error: …` string (never an exception)."""
     try:
-        if not isinstance(name, str) or name not in TOOLS:
-            return f"Error: unknown tool {_short(name)}; available tools: {', '.join(TOOLS)}"
-        if args is None:
-            args = {}
-        if not isinstance(args, dict):
-            args = {"args": list(args)} if isinstance(args, (list, tuple)) else {"args": [args]}
-        value, error = _arg(args, TOOLS[name][0], name)
-        if error:
-            return error
-        if name == "search_pages":
-            k = args.get("k", args.get("top_k"))
-            if k is not None and (not isinstance(k, int) or isinstance(k, bool) or k < 1):
-                return f"Error: search_pages(k=...) needs a positive integer, got {_short(k)}"
-            return service.search_pages(value[:1000], k=min(k, 50) if k else None)
-        if len(value) > MAX_ID_CHARS:
-            return f"Error: {TOOLS[name][0]} is too long ({len(value)} characters)"
-        value = value.strip()
-        if name == "view_sections":
+        call = parse_call(name, args)
+        if isinstance(call, str):
+            return call
+        tool, value, k = call
+        if tool == "search_pages":
+            return service.search_pages(value, k=k)
+        if tool == "view_sections":
             return service.view_sections(value)
         return service.read_section(value)
     except Exception as err:  # a bug of ours must not kill the model's cell
