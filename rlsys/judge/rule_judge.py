@@ -12,11 +12,13 @@ An answer from memory with no search scores 0; a give-up cannot be grounded.
 
 from __future__ import annotations
 
+import itertools
+import re
 from dataclasses import dataclass
 
 from rlsys.judge.config import JudgeConfig
 from rlsys.judge.matching import gold_aliases, is_give_up, match_answer
-from rlsys.judge.normalization import normalize
+from rlsys.judge.normalization import normalize, normalize_tokens, strip_accents
 from rlsys.judge.types import Category, Verdict
 from rlsys.rollout.types import Trajectory
 from rlsys.sandbox.types import ExecStatus
@@ -50,30 +52,60 @@ class Behaviour:
         )
 
 
-def _read_text(traj: Trajectory) -> str:
-    parts: list[str] = []
+def _read_texts(traj: Trajectory) -> list[str]:
+    texts: list[str] = []
     size = 0
     for turn in traj.turns:
         if turn.result is None:
             continue
         for text in [*turn.result.tool_outputs, turn.result.stdout]:
             if size >= MAX_SCANNED_CHARS:
-                break
-            piece = text[: MAX_SCANNED_CHARS - size]
-            parts.append(piece)
-            size += len(piece)
-    return "\n".join(parts)
+                return texts
+            texts.append(text[: MAX_SCANNED_CHARS - size])
+            size += len(texts[-1])
+    return texts
+
+
+def _anchor(tokens: list[str]) -> str | None:
+    """A raw-text fragment every phrasing of the answer is likely to contain: its longest word,
+    else the year of a date, else the leading digits of a number."""
+    words = [t for t in tokens if t.isalpha() and len(t) >= 2]
+    if words:
+        return max(words, key=len)
+    for t in tokens:
+        if t.startswith("date_"):
+            return t[5:9]
+        if t[:1].isdigit():
+            return t.split(".")[0][:2]
+    return None
+
+
+def grounded_in(answer: str, texts: list[str], window: int = 240, max_windows: int = 128) -> bool:
+    """Does the answer (normalised) appear in any of `texts`? Normalises only windows around
+    occurrences of an anchor fragment, so page-sized outputs stay cheap."""
+    tokens = normalize_tokens(answer)
+    if not tokens:
+        return False
+    needle = f" {' '.join(tokens)} "
+    anchor = _anchor(tokens)
+    for text in texts:
+        lowered = text.lower() if text.isascii() else strip_accents(text).lower()
+        if anchor is None or len(lowered) <= 2 * window:  # short: normalise it whole
+            if needle in f" {normalize(lowered, drop_asides=False)} ":
+                return True
+            continue
+        starts = re.finditer(r"(?<![a-z0-9])" + re.escape(anchor), lowered)
+        for start in itertools.islice((m.start() for m in starts), max_windows):
+            piece = lowered[max(0, start - window) : start + len(anchor) + window]
+            if needle in f" {normalize(piece, drop_asides=False)} ":
+                return True
+    return False
 
 
 def observe(traj: Trajectory, answer: str | None) -> Behaviour:
     """Counts cells, tool calls and failures, and checks whether the answer was in what it read."""
     results = [t.result for t in traj.turns if t.result is not None]
-    grounded = False
-    if answer and not is_give_up(answer):
-        needle = normalize(answer)
-        if needle:
-            haystack = normalize(_read_text(traj), drop_asides=False)
-            grounded = f" {needle} " in f" {haystack} "
+    grounded = bool(answer) and not is_give_up(answer) and grounded_in(answer, _read_texts(traj))
     return Behaviour(
         cells=sum(1 for t in traj.turns if t.cell is not None),
         tool_calls=sum(r.tool_calls for r in results),

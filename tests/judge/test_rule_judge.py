@@ -146,3 +146,17 @@ async def test_bad_record_is_judge_error_not_wrong():
     traj = make_traj("x", gold="   ")
     (verdict,) = await RuleJudge().score([traj])
     assert verdict.category is Category.JUDGE_ERROR
+
+
+def test_grounding_in_page_sized_outputs():
+    from rlsys.judge.rule_judge import grounded_in
+
+    filler = "Unrelated sentence about the 1990s, page 13 and 2021 events. " * 3000  # ~190k chars
+    page = filler + "The film premiered on June 13, 2022 at the Tribeca festival. " + filler
+    assert grounded_in("13 June 2022", [page])
+    assert grounded_in("2022-06-13", ["short: premiered 06/13/2022."])
+    assert not grounded_in("14 June 2022", [page])
+    assert grounded_in("Weekly Shonen Jump", ["serialised in Shueisha's Weekly Shōnen Jump magazine"])
+    assert grounded_in("$90 million", [filler + "a budget of US$90,000,000 was reported" + filler])
+    assert not grounded_in("9", [filler])
+    assert not grounded_in("", [page])
