@@ -1,8 +1,8 @@
 """`SandboxWorker`: a thin, CPU-only Ray actor around a `SandboxPool`, and `SandboxClient`, the
 `CodeExecutor` the rollout loop uses over a list of worker handles.
 
-    tool_fn = corpus_tool_fn(corpus_actor)             # answers tool calls from a CorpusActor
-    workers = create_sandbox_workers(cfg.sandbox, tool_fn)   # `sandbox.workers` actors
+    workers = create_sandbox_workers(cfg.sandbox, corpus_actors)  # tool calls go to CorpusActor(s)
+    # or: SandboxWorker.options(...).remote(cfg.model_dump(), corpus_actors | any ToolFn)
     executor = SandboxClient(workers)                  # open / run / close, like a local pool
 
 An episode sticks to the worker it was opened on. A worker that dies fails its episodes' cells
@@ -12,8 +12,10 @@ as `infra_error` (never as model errors) and gets no new episodes.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import os
+import time
 from typing import Any
 
 import ray
@@ -24,28 +26,57 @@ from rlsys.sandbox.types import ExecResult, ExecStatus, ToolFn
 
 log = logging.getLogger(__name__)
 CALL_MARGIN_S = 60.0  # a worker gets the cell timeout plus this before the client gives up on it
+SUSPECT_S = 30.0      # a worker that failed but may be restarting gets no new episodes for this long
 
 
+def _tool_source(tools: Any) -> ToolFn:
+    """A ToolFn from a ToolFn, a corpus actor handle, or a list of corpus actor handles."""
+    if isinstance(tools, (list, tuple)):
+        handles = list(tools)
+        if not handles:
+            raise ValueError("no corpus actors given to answer tool calls")
+        fns = [corpus_tool_fn(h) for h in handles]
+        turn = itertools.count()
+        return lambda name, kwargs: fns[next(turn) % len(fns)](name, kwargs)
+    if hasattr(tools, "call_tool") and hasattr(tools.call_tool, "remote"):
+        return corpus_tool_fn(tools)
+    if callable(tools):
+        return tools
+    raise TypeError(f"cannot answer tool calls with {type(tools).__name__}: give a ToolFn or corpus actor(s)")
+
+
+@ray.remote(num_cpus=0.25, max_concurrency=1000)
 class SandboxWorker:
-    """Holds one warm pool; every method is async so cells of many episodes run concurrently."""
+    """Holds one warm pool; every method is async so cells of many episodes run concurrently.
 
-    def __init__(self, config: SandboxConfig | dict[str, Any], tool_fn: ToolFn, size: int | None = None,
-                 backend: str | None = None):
+    `config` is a `SandboxConfig` (or its dict) or a whole config dict with a `sandbox` section;
+    `tools` is a ToolFn, a CorpusActor handle, or a list of them (used in turn).
+    """
+
+    def __init__(self, config: Any, tools: Any, size: int | None = None, backend: str | None = None):
         os.environ["OMP_NUM_THREADS"] = "1"
+        if isinstance(config, dict) and "sandbox" in config:
+            config = config["sandbox"]
         cfg = config if isinstance(config, SandboxConfig) else SandboxConfig.model_validate(config)
-        self.pool = SandboxPool(cfg, tool_fn, size=size, backend=backend)
+        self.pool = SandboxPool(cfg, _tool_source(tools), size=size, backend=backend)
+        self.opened: set[str] = set()
 
     async def start(self) -> dict[str, Any]:
         await self.pool.start()
         return self.pool.stats()
 
     async def open(self, episode_id: str) -> None:
+        self.opened.add(episode_id)
         await self.pool.open(episode_id)
 
     async def run(self, episode_id: str, code: str, timeout_s: float | None = None) -> ExecResult:
+        if episode_id not in self.opened:  # e.g. this actor was restarted: the episode's state is gone
+            return ExecResult(status=ExecStatus.INFRA_ERROR,
+                              error="the episode is unknown to this sandbox worker (restarted?); infrastructure")
         return await self.pool.run(episode_id, code, timeout_s)
 
     async def close(self, episode_id: str) -> None:
+        self.opened.discard(episode_id)
         await self.pool.close(episode_id)
 
     async def stats(self) -> dict[str, Any]:
@@ -55,13 +86,11 @@ class SandboxWorker:
         await self.pool.shutdown()
 
 
-SandboxWorkerActor = ray.remote(num_cpus=0.25, max_concurrency=1000)(SandboxWorker)
-
-
-def create_sandbox_workers(config: SandboxConfig, tool_fn: ToolFn, num_cpus: float = 0.25,
+def create_sandbox_workers(config: SandboxConfig, tools: Any, num_cpus: float = 0.25,
                            backend: str | None = None, start: bool = True) -> list:
-    """`config.workers` SandboxWorker actors, each with `containers_per_worker` warm sandboxes."""
-    workers = [SandboxWorkerActor.options(num_cpus=num_cpus).remote(config.model_dump(), tool_fn, None, backend)
+    """`config.workers` SandboxWorker actors, each with `containers_per_worker` warm sandboxes;
+    `tools` as for `SandboxWorker`."""
+    workers = [SandboxWorker.options(num_cpus=num_cpus).remote(config.model_dump(), tools, None, backend)
                for _ in range(config.workers)]
     if start:
         ray.get([w.start.remote() for w in workers], timeout=config.start_timeout_s * 3)
@@ -91,11 +120,15 @@ class SandboxClient:
         self.routes: dict[str, int] = {}
         self.load = [0] * len(workers)
         self.dead: set[int] = set()
+        self.suspect_until: dict[int, float] = {}
+        self.lost: set[str] = set()
 
     def _route(self, episode_id: str) -> int | None:
         if episode_id in self.routes:
             return self.routes[episode_id]
         alive = [i for i in range(len(self.workers)) if i not in self.dead]
+        healthy = [i for i in alive if self.suspect_until.get(i, 0.0) <= time.monotonic()]
+        alive = healthy or alive
         if not alive:
             return None
         index = min(alive, key=lambda i: self.load[i])
@@ -103,9 +136,13 @@ class SandboxClient:
         self.load[index] += 1
         return index
 
-    def _lost(self, index: int, err: BaseException) -> ExecResult:
-        if isinstance(err, ray.exceptions.RayActorError):
-            self.dead.add(index)
+    def _lost(self, index: int, err: BaseException, episode_id: str | None = None) -> ExecResult:
+        if isinstance(err, ray.exceptions.ActorDiedError):
+            self.dead.add(index)  # for good
+        elif isinstance(err, ray.exceptions.RayActorError):
+            self.suspect_until[index] = time.monotonic() + SUSPECT_S  # restarting: no new episodes a while
+        if episode_id is not None:
+            self.lost.add(episode_id)  # whatever happens to the worker, this episode's state is gone
         log.warning("sandbox worker %d failed: %s", index, err)
         return ExecResult(status=ExecStatus.INFRA_ERROR,
                           error=f"sandbox worker unavailable ({type(err).__name__}); infrastructure error")
@@ -117,22 +154,23 @@ class SandboxClient:
         try:
             await asyncio.wait_for(self.workers[index].open.remote(episode_id), CALL_MARGIN_S * 3)
         except (ray.exceptions.RayError, asyncio.TimeoutError) as err:
-            self._lost(index, err)
+            self._lost(index, err, episode_id)
 
     async def run(self, episode_id: str, code: str, timeout_s: float | None = None) -> ExecResult:
         index = self._route(episode_id)
         if index is None:
             return ExecResult(status=ExecStatus.INFRA_ERROR, error="no sandbox worker is alive (infrastructure)")
-        if index in self.dead:
+        if index in self.dead or episode_id in self.lost:
             return ExecResult(status=ExecStatus.INFRA_ERROR, error="the episode's sandbox worker died (infrastructure)")
         limit = (timeout_s if timeout_s is not None else self.cell_timeout_s) + CALL_MARGIN_S
         try:
             return await asyncio.wait_for(self.workers[index].run.remote(episode_id, code, timeout_s), limit)
         except (ray.exceptions.RayError, asyncio.TimeoutError) as err:
-            return self._lost(index, err)
+            return self._lost(index, err, episode_id)
 
     async def close(self, episode_id: str) -> None:
         index = self.routes.pop(episode_id, None)
+        self.lost.discard(episode_id)
         if index is None:
             return
         self.load[index] -= 1

@@ -32,7 +32,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _build(args: argparse.Namespace) -> int:
     from rlsys.sandbox.docker_backend import DockerUnavailable, docker_client
-    from rlsys.sandbox.image import ImageBuildError, build_from_dockerfile, build_offline, image_exists
+    from rlsys.sandbox.image import (ImageBuildError, build_from_dockerfile, build_offline, image_exists,
+                                     registry_reachable)
 
     cfg = config_from_args(args).sandbox
     try:
@@ -45,7 +46,9 @@ def _build(args: argparse.Namespace) -> int:
         return 0
     log = lambda text: print(f"[build-image] {text}", flush=True)  # noqa: E731
     try:
-        if args.offline:
+        if args.offline or not registry_reachable():
+            if not args.offline:
+                log("no container registry answers: building offline (debootstrap + docker import)")
             build_offline(client, cfg.image, suite=args.suite, mirror=args.mirror, log=log)
         else:
             try:

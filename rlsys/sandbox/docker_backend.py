@@ -146,8 +146,8 @@ class DockerBackend:
     def _create(self, name: str):
         cfg = self.config
         container = self.client.containers.create(
-            cfg.image, command=["python3", *SUPERVISOR_ARGV], name=name, stdin_open=True, tty=False, auto_remove=True,
-            user="65534:65534", working_dir="/tmp", hostname="sandbox",
+            cfg.image, command=["python3", *SUPERVISOR_ARGV], name=name, stdin_open=True, tty=False,
+            auto_remove=True, user="65534:65534", working_dir="/tmp", hostname="sandbox",
             environment={"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": "/tmp", "LANG": "C.UTF-8"},
             network_mode="none", read_only=True, mem_limit=f"{cfg.memory_mb}m", memswap_limit=f"{cfg.memory_mb}m",
             nano_cpus=int(cfg.cpus * 1e9), pids_limit=cfg.pids, cap_drop=["ALL"],

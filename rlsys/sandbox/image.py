@@ -99,6 +99,26 @@ def build_offline(client, tag: str, suite: str = "bookworm", mirror: str | None 
     return tag
 
 
+def registry_reachable(host: str = "registry-1.docker.io", timeout_s: float = 4.0) -> bool:
+    """Whether a TCP connection to the registry opens within the timeout (DNS included)."""
+    import socket
+    import threading
+
+    result: list[bool] = []
+
+    def probe() -> None:
+        try:
+            socket.create_connection((host, 443), timeout=timeout_s).close()
+            result.append(True)
+        except OSError:
+            result.append(False)
+
+    thread = threading.Thread(target=probe, daemon=True)
+    thread.start()
+    thread.join(timeout_s + 1)
+    return bool(result and result[0])
+
+
 def build_from_dockerfile(client, tag: str, log: Callable[[str], None] = print) -> str:
     """`docker build deploy/sandbox` (needs a registry to pull the python base image)."""
     if not (DOCKERFILE_DIR / "Dockerfile").is_file():

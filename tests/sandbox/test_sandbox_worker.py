@@ -44,11 +44,15 @@ def ray_cluster():
 
 def test_workers_route_sticky_and_never_cross_and_dead_worker_is_infra_error(ray_cluster):
     ray = ray_cluster
-    from rlsys.actors.sandbox_worker import SandboxClient, corpus_tool_fn, create_sandbox_workers
+    from rlsys.actors.sandbox_worker import SandboxClient, SandboxWorker, create_sandbox_workers
+    from rlsys.config import Config
 
     corpus = ray.remote(num_cpus=0.1)(PageActor).remote()
     cfg = small_config(workers=2, containers_per_worker=2)
-    workers = create_sandbox_workers(cfg, corpus_tool_fn(corpus), num_cpus=0.1, backend="docker")
+    workers = create_sandbox_workers(cfg, corpus, num_cpus=0.1, backend="docker")
+    # the controller's way: the whole config dict and a list of corpus actors
+    workers[1] = SandboxWorker.options(num_cpus=0.1).remote(Config(sandbox=cfg).model_dump(), [corpus], None, "docker")
+    ray.get(workers[1].start.remote(), timeout=120)
     client = SandboxClient(workers, cell_timeout_s=cfg.cell_timeout_s)
 
     async def episode(i: int):
