@@ -94,8 +94,12 @@ def run(args: argparse.Namespace) -> int:
         dtype = cfg.model.dtype
     else:
         model_path, dtype = args.model, cfg.model.dtype
-    if not Path(model_path).is_dir() and not args.model:
-        print(f"rlsys serve: model directory {model_path} not found", file=sys.stderr)
+    looks_local = not args.model or model_path.startswith(("/", "./", "../", "~")) or Path(model_path).exists()
+    if looks_local and not (Path(model_path).expanduser() / "config.json").is_file():
+        print(f"rlsys serve: model directory {model_path} not found (no config.json)", file=sys.stderr)
+        return 2
+    if not 0 <= args.port <= 65535:
+        print(f"rlsys serve: --port must be 0..65535, got {args.port}", file=sys.stderr)
         return 2
     api_key = None
     if args.api_key_env:
@@ -123,7 +127,7 @@ def run(args: argparse.Namespace) -> int:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((args.host, args.port))
-    except OSError as err:
+    except (OSError, OverflowError) as err:
         print(f"rlsys serve: cannot bind {args.host}:{args.port}: {err}", file=sys.stderr)
         return 2
     sock.listen(2048)  # connections queue from here on, until uvicorn accepts them
