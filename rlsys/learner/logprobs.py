@@ -3,7 +3,8 @@
 The rollout engine records each sampled token's log-prob under `softmax(logits / T)` with the
 rollout's temperature T, so training recomputes them the same way: logits are divided by each
 sequence's temperature before the log-softmax. The result is aligned with the input tokens:
-`logprobs[b, t] = log p(input_ids[b, t] | input_ids[b, :t])`, and position 0 is 0.
+`logprobs[b, t] = log p(input_ids[b, t] | input_ids[b, :t])`, and position 0 is 0. A temperature
+of 0 (greedy decoding) means T = 1, as the engines record it (see `rollout.types.Generation`).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ def token_logprobs(
     temps = None
     if temperatures is not None:
         temps = temperatures.to(device=logits.device, dtype=torch.float32).view(B, 1, 1)
+        temps = torch.where(temps > 0, temps, torch.ones_like(temps))  # T == 0 (greedy) records T = 1
     lp_chunks, ent_chunks = [], []
     for start in range(0, T - 1, CHUNK):
         stop = min(start + CHUNK, T - 1)
