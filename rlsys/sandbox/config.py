@@ -15,7 +15,9 @@ class SandboxConfig(Section):
     workers: int = 1
     """Number of `SandboxWorker` actors."""
     containers_per_worker: int = 4
-    """Warm containers (or bwrap processes) each worker keeps."""
+    """Warm containers (or bwrap processes) each worker keeps; one episode holds one from its first cell to its end."""
+    burst_containers: int = 12
+    """Extra sandboxes a worker may start on demand when all warm ones are held by open episodes."""
     cell_timeout_s: float = 10.0
     """Wall-clock limit of one code cell."""
     output_bytes: int = 8192

@@ -77,6 +77,7 @@ class SandboxPool:
         self._tasks: set[asyncio.Task] = set()
         self._start_lock = asyncio.Lock()
         self._closed = False
+        self._live = 0  # sandboxes running or starting
 
     @property
     def kind(self) -> str:
@@ -104,6 +105,13 @@ class SandboxPool:
 
     # ------------------------------------------------------------------ sandboxes
     async def _add_sandbox(self, attempts: int = 3) -> bool:
+        self._live += 1
+        if not await self._start_one(attempts):
+            self._live -= 1
+            return False
+        return True
+
+    async def _start_one(self, attempts: int) -> bool:
         for attempt in range(attempts):
             if self._closed:
                 return False
@@ -128,6 +136,7 @@ class SandboxPool:
         task.add_done_callback(self._tasks.discard)
 
     async def _discard(self, slot: _Slot, replace: bool = True) -> None:
+        self._live -= 1
         await slot.sandbox.kill()
         self.counts["sandboxes_replaced"] += 1
         if replace and not self._closed:
@@ -149,6 +158,9 @@ class SandboxPool:
             self._free.put_nowait(slot)
 
     async def _acquire(self) -> _Slot:
+        """A free sandbox; when none is free, starts one more (up to size + burst) and waits."""
+        if self._free.empty() and not self._closed and self._live < self.size + self.config.burst_containers:
+            self._spawn(self._add_sandbox())
         return await asyncio.wait_for(self._free.get(), self.config.acquire_timeout_s)
 
     # ------------------------------------------------------------------ CodeExecutor
@@ -239,7 +251,7 @@ class SandboxPool:
         return result
 
     def stats(self) -> dict[str, Any]:
-        return {"backend": self.kind, "size": self.size, "free": self._free.qsize(),
+        return {"backend": self.kind, "size": self.size, "live": self._live, "free": self._free.qsize(),
                 "episodes": len(self._episodes), **self.counts}
 
     async def shutdown(self) -> None:

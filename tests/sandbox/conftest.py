@@ -110,7 +110,8 @@ def require(backend: str) -> None:
 
 def small_config(**overrides) -> SandboxConfig:
     base = dict(containers_per_worker=3, cell_timeout_s=1.0, output_bytes=4096, memory_mb=256, pids=48,
-                max_tool_calls_per_cell=5, max_tool_bytes_per_cell=150_000, acquire_timeout_s=30)
+                max_tool_calls_per_cell=5, max_tool_bytes_per_cell=150_000, acquire_timeout_s=30,
+                burst_containers=0)
     base.update(overrides)
     return SandboxConfig(**base)
 

@@ -90,6 +90,21 @@ async def test_no_free_sandbox_gives_infra_error_not_a_hang(corpus):
         await assert_serving(pool)
 
 
+async def test_pool_bursts_beyond_its_warm_sandboxes_when_all_are_held(corpus):
+    require("docker")
+    async with SandboxPool(small_config(burst_containers=2, acquire_timeout_s=1), corpus, size=1,
+                           backend="docker") as pool:
+        for name in ("a", "b", "c"):
+            await pool.open(name)
+        results = await asyncio.gather(*(pool.run(name, f"print({name!r})") for name in ("a", "b", "c")))
+        assert [r.stdout for r in results] == ["a\n", "b\n", "c\n"]
+        assert pool.stats()["live"] == 3
+        r = await pool.run("d", "1")  # beyond size + burst: waits, then reports infra_error
+        assert r.status is ExecStatus.INFRA_ERROR and pool.stats()["live"] == 3
+        for name in ("a", "b", "c", "d"):
+            await pool.close(name)
+
+
 async def test_cancelled_cell_discards_its_sandbox(dpool):
     eid = uuid.uuid4().hex
     await dpool.open(eid)
