@@ -16,7 +16,7 @@ After every cell the supervisor kills any other process the cell left behind (a 
 survivors, background jobs), so nothing a cell starts outlives it except its own threads.
 
 Host -> supervisor: init, run, tool_result, reset, ping.  Supervisor -> host: ready, tool,
-result, reset_done, pong, log.
+result, reset_done, pong.
 """
 
 import json

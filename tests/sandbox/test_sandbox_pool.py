@@ -35,7 +35,8 @@ async def test_many_episodes_at_once_never_cross(dpool):
         try:
             outs = []
             for turn in range(3):
-                code = f"mine = {i} if {turn} == 0 else mine\nhits = search_pages('zorblat {i}')\nprint(mine, {turn}, hits[0]['page_id'])"
+                code = (f"mine = {i} if {turn} == 0 else mine\nhits = search_pages('zorblat {i}')\n"
+                        f"print(mine, {turn}, hits[0]['page_id'])")
                 outs.append(await dpool.run(eid, code))
             return i, outs
         finally:
