@@ -54,6 +54,8 @@ class LearnerConfig(Section):
 class SFTConfig(Section):
     data: str = "synthetic"
     """Expert trajectories: `synthetic` (scripted searcher), a directory of reference JSON files, or rlsys JSONL."""
+    expert_questions: int = 400
+    """Training questions the scripted expert answers to make the synthetic SFT set (demo)."""
     epochs: int = 8
     """Passes over the SFT data."""
     lr: float = 1e-5

@@ -135,6 +135,9 @@ class SFTRunner:
                          loss, self.result.eval_losses[-1][1])
             if checkpoint_dir is not None and self.cfg.checkpoint_every and self.step % self.cfg.checkpoint_every == 0:
                 self.save_checkpoint(checkpoint_dir)
+        evaluated = self.result.eval_losses and self.result.eval_losses[-1][0] == self.step
+        if self.data.eval and not evaluated:  # stopped mid-epoch (max_steps): evaluate where it stopped
+            self.result.eval_losses.append((self.step, self.evaluate()))
         return self.result
 
     def save_checkpoint(self, root: str | Path) -> Path:

@@ -49,7 +49,7 @@ def warmup_decay(warmup_steps: int, total_steps: int, kind: str = "cosine") -> S
 
 @dataclass
 class StepResult:
-    loss: float                 # the step loss (sum of the micro-batch shares)
+    loss: float                 # the step loss (sum of the micro-batch shares, over all ranks)
     grad_norm: float            # global gradient norm before clipping
     lr: float                   # learning rate used by this step
     step_s: float               # wall time of the step
@@ -125,6 +125,7 @@ class Trainer:
                 on_micro_batch()
         lr = self.lr
         if self.engine is not None:
+            total, stats_list = self._gather(total, stats_list)
             self.engine.step()
             grad_norm = self.engine.get_global_grad_norm()
             grad_norm = float(grad_norm) if grad_norm is not None else float("nan")
@@ -136,6 +137,14 @@ class Trainer:
             self.optimizer.zero_grad(set_to_none=True)
         self.steps += 1
         return StepResult(total, grad_norm, lr, time.perf_counter() - start, stats_list)
+
+    def _gather(self, loss: float, stats: list[dict[str, float]]) -> tuple[float, list[dict[str, float]]]:
+        """The step loss summed over ranks and every rank's micro-batch stats (metrics are global)."""
+        import torch.distributed as dist
+
+        gathered: list = [None] * self.world
+        dist.all_gather_object(gathered, (loss, stats))
+        return sum(g[0] for g in gathered), [s for g in gathered for s in g[1]]
 
     def state_dict(self) -> dict[str, Any]:
         if self.engine is not None:

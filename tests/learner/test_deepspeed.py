@@ -82,9 +82,9 @@ def test_zero2_on_two_cpu_processes_matches_the_plain_path(tiny_model_dir, tmp_p
             torch.testing.assert_close(r["tensors"][name], tensor, rtol=1e-4, atol=1e-6, msg=name)
     for step in range(2):
         ds = [r["metrics"][step] for r in ranks]
-        # each rank reports its own share of the loss; together they make the full-batch loss
-        assert sum(m["loss"] for m in ds) == pytest.approx(plain_metrics[step]["loss"], rel=1e-4, abs=1e-6)
-        assert ds[0]["grad_norm"] == pytest.approx(plain_metrics[step]["grad_norm"], rel=1e-4)
+        for m in ds:  # metrics are gathered over ranks: every rank reports the full-batch figures
+            for key in ("loss", "grad_norm", "clip_frac", "ratio_mean", "ratio_max", "entropy"):
+                assert m[key] == pytest.approx(plain_metrics[step][key], rel=1e-4, abs=1e-6), key
         assert plain_metrics[step]["grad_norm"] > 0
     assert plain_metrics[1]["clip_frac"] > 0  # the update was exercised with clipped tokens too
     assert any(v.abs().sum() > 0 for k, v in plain.items() if "lora_B" in k)
