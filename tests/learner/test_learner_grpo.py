@@ -123,3 +123,19 @@ def test_grpo_raises_a_learnable_reward(tiny_model_dir):
         history.append(metrics["reward_mean"])
     first, last = sum(history[:3]) / 3, sum(history[-3:]) / 3
     assert last > first + 0.15, history
+
+
+def test_bf16_base_with_fp32_lora_checkpointing_and_kl(tiny_model_dir):
+    """The GPU recipe's dtypes on CPU: bf16 frozen base, fp32 LoRA, gradient checkpointing, KL via disabled adapter."""
+    cfg = LearnerConfig(lora=LoraConfig(r=4, alpha=8), lr=1e-2, micro_batch=2, gradient_checkpointing=True, kl_coef=0.1)
+    learner = Learner(cfg, tiny_model_dir, dtype="bfloat16", device=torch.device("cpu"))
+    assert {p.dtype for p in learner.model.parameters() if p.requires_grad} == {torch.float32}
+    assert {p.dtype for p in learner.model.parameters() if not p.requires_grad} == {torch.bfloat16}
+    group = sample_group(learner.model, [5, 6, 7], 4, 0.9, 6, 0, seed=0)
+    for traj in group:
+        traj.reward = target_fraction(traj, learner.model.config.vocab_size)
+    first = learner.grpo_step([group], 0)
+    assert first["skipped"] == 0
+    assert first["ratio_mean"] == pytest.approx(1.0, abs=1e-2) and first["kl"] == pytest.approx(0.0, abs=1e-6)
+    second = learner.grpo_step([group], 1)  # the same batch, now one step off-policy
+    assert second["kl"] > 0 and second["ratio_max"] > 1.0
