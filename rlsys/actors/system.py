@@ -131,7 +131,7 @@ class System:
         self.sandbox: list[Any] = []
         self.rollout: list[Any] = []
         self.judges: list[Any] = []
-        self.learner: Any = None
+        self.learners: list[Any] = []  # rank 0 holds the policy; more ranks under DeepSpeed
         self.version = 0
         self._adapter: tuple[int, Any] | None = None  # (version, object ref of tensors)
         self._next_rollout = 0
@@ -142,7 +142,7 @@ class System:
     def start(cls, cfg: Config, init_adapter: str | None = None) -> "System":
         from rlsys.actors.corpus_actor import CorpusActor
         from rlsys.actors.judge_actor import JudgeActor
-        from rlsys.actors.learner_actor import LearnerActor
+        from rlsys.actors.learner_actor import create_learner_actors
         from rlsys.actors.rollout_worker import RolloutWorker
         from rlsys.actors.sandbox_worker import SandboxWorker
 
@@ -150,25 +150,32 @@ class System:
         system = cls(cfg)
         data = cfg.model_dump()
         opts = system.groups.options
+        log.info("starting %d corpus actor(s) (index %s)", cfg.corpus.replicas, cfg.corpus.index_dir)
         system.corpus = [
             CorpusActor.options(**opts("corpus", i), **RESTARTABLE).remote(data) for i in range(cfg.corpus.replicas)
         ]
+        ray.get([a.ready.remote() for a in system.corpus], timeout=1800)
+        log.info("starting %d sandbox worker(s)", cfg.sandbox.workers)
         system.sandbox = [
             SandboxWorker.options(**opts("sandbox", i), **RESTARTABLE).remote(data, system.corpus)
             for i in range(cfg.sandbox.workers)
         ]
-        system.judges = [JudgeActor.options(**opts("judge", i), **RESTARTABLE).remote(data) for i in range(system.plan["judge"].replicas)]
+        system.judges = [
+            JudgeActor.options(**opts("judge", i), **RESTARTABLE).remote(data) for i in range(system.plan["judge"].replicas)
+        ]
         system.rollout = [
             RolloutWorker.options(**opts("rollout", i), **RESTARTABLE).remote(data, system.sandbox)
             for i in range(cfg.rollout.replicas)
         ]
-        system.learner = LearnerActor.options(**opts("learner", 0)).remote(data, init_adapter)
-        everyone = system.corpus + system.sandbox + system.judges + system.rollout + [system.learner]
-        ray.get([a.ready.remote() for a in everyone], timeout=1800)
-        system.version = ray.get(system.learner.version.remote())
+        ray.get([w.start.remote() for w in system.sandbox], timeout=1800)
+        ray.get([a.ready.remote() for a in system.judges + system.rollout], timeout=1800)
+        log.info("starting the learner (%d rank(s))", system.plan["learner"].replicas)
+        system.learners = create_learner_actors(cfg, init_adapter, options=opts("learner", 0))
+        system.version = ray.get(system.learners[0].version.remote())
         log.info(
-            "actors ready: %d corpus, %d sandbox, %d rollout, %d judge, 1 learner (policy version %d)",
-            len(system.corpus), len(system.sandbox), len(system.rollout), len(system.judges), system.version,
+            "actors ready: %d corpus, %d sandbox, %d rollout, %d judge, %d learner (policy version %d)",
+            len(system.corpus), len(system.sandbox), len(system.rollout), len(system.judges),
+            len(system.learners), system.version,
         )
         return system
 
@@ -193,13 +200,14 @@ class System:
     # ---- learning and the weight push ----------------------------------------------------
 
     def learn(self, groups: list[list[Any]]) -> dict[str, Any]:
-        metrics = ray.get(self.learner.grpo_step.remote(groups, self.version))
+        groups_ref = ray.put(groups)
+        metrics = ray.get([rank.grpo_step.remote(groups_ref, self.version) for rank in self.learners])[0]
         self.version = int(metrics.get("policy_version", self.version))
         return metrics
 
     def push_adapter(self) -> None:
         """Exports the learner's adapter once and loads it into every rollout worker."""
-        version, tensors = ray.get(self.learner.export_adapter.remote())
+        version, tensors = ray.get(self.learners[0].export_adapter.remote())
         self._adapter = (version, ray.put(tensors))
         self.version = version
         self._sync_adapters(force=True)
@@ -225,17 +233,17 @@ class System:
     # ---- checkpoints -----------------------------------------------------------------------
 
     def save_learner_checkpoint(self, path: Path) -> None:
-        ray.get(self.learner.save_checkpoint.remote(str(path)))
+        ray.get(self.learners[0].save_checkpoint.remote(str(path)))
 
     def load_learner_checkpoint(self, path: Path) -> None:
-        ray.get(self.learner.load_checkpoint.remote(str(path)))
-        self.version = ray.get(self.learner.version.remote())
+        ray.get([rank.load_checkpoint.remote(str(path)) for rank in self.learners])
+        self.version = ray.get(self.learners[0].version.remote())
 
     def save_adapter(self, path: Path) -> None:
-        ray.get(self.learner.save_adapter.remote(str(path)))
+        ray.get(self.learners[0].save_adapter.remote(str(path)))
 
     def shutdown(self) -> None:
-        for actor in self.rollout + self.sandbox + self.judges + self.corpus + [self.learner]:
+        for actor in self.rollout + self.sandbox + self.judges + self.corpus + self.learners:
             try:
                 ray.kill(actor, no_restart=True)
             except Exception:  # noqa: BLE001 - already gone
