@@ -140,8 +140,9 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
     rate, median = await _median_rate("LLM judge (engine)", len(batch), args.llm_repeats, lambda: llm.score(batch))
     figures.update(llm_verdicts_per_s=round(rate, 2), llm_batch_s=round(median, 3), prompt_tokens_mean=round(prompt_tokens))
     stats = getattr(engine, "stats", None)
-    if stats is not None and getattr(stats, "batches", 0):
-        figures["llm_engine_mean_batch_rows"] = round(stats.batch_rows / stats.batches, 1)
+    steps = getattr(stats, "steps", 0) or getattr(stats, "batches", 0)  # mean rows per decode step
+    if stats is not None and steps:
+        figures["llm_engine_mean_batch_rows"] = round(stats.batch_rows / steps, 1)
     print(f"LLM judge through the engine: {rate:.2f} verdicts/s", file=sys.stderr)
     await engine.close()
     del engine, llm

@@ -121,3 +121,15 @@ async def test_concurrency_is_capped_and_key_sent(monkeypatch):
     assert [v.category for v in verdicts] == [Category.CORRECT] * 9
     assert 1 < chat.max_inflight <= 3
     monkeypatch.delenv("RLSYS_TEST_JUDGE_KEY")
+
+
+async def test_cross_check_counts_agreement(scripted):
+    from rlsys.judge.factory import build_judge
+
+    judge = build_judge(judge_for(scripted).cfg.model_copy(update={"kind": "http"}))
+    right, wrong = traj("ok", "x1"), traj("ok", "x2")
+    wrong.answer = "Jake Gyllenhaal"
+    verdicts = await judge.score([right, wrong])  # the scripted judge says "correct" to both
+    assert [v.category for v in verdicts] == [Category.CORRECT, Category.CORRECT]
+    assert judge.stats["cross_check/agree"] == 1 and judge.stats["cross_check/disagree"] == 1
+    assert "[rule judge: incorrect]" in verdicts[1].rationale and judge.agreement() == 0.5
