@@ -5,7 +5,7 @@ Order of checks, against each alias of the gold answer:
    gold answer matched by a more specific date;
 2. a give-up phrase ("unknown", "not found", "I don't know", ...) -> gave up;
 3. one contained in the other (as a token run) when shorter/longer >= `min_ratio`, and the
-   gold's numbers all appear in the answer;
+   gold's numbers all appear in the answer (forms without parenthesised asides only);
 4. token F1 >= `f1_threshold`, with the numbers on both sides equal (so "1993" never
    matches "1994" however long the rest is).
 """
@@ -81,17 +81,15 @@ def _date_generalises(gold: list[str], pred: list[str]) -> bool:
     return prefix is not None and len(pred) <= 2 and any(t.startswith(prefix) for t in pred)
 
 
-def _match_alias(pred: list[str], gold: list[str], min_ratio: float, f1_threshold: float) -> tuple[str | None, float]:
+def _match_alias(
+    pred: list[str], gold: list[str], min_ratio: float, f1_threshold: float, containment: bool = True
+) -> tuple[str | None, float]:
     if not gold or not pred:
         return None, 0.0
-    if pred == gold:
-        return "exact", 1.0
-    if _date_generalises(gold, pred):
-        return "date", 1.0
     f1 = token_f1(pred, gold)
     gold_nums, pred_nums = numbers_in(gold), numbers_in(pred)
     shorter, longer = sorted((pred, gold), key=len)
-    if len(shorter) / len(longer) >= min_ratio and _contains(longer, shorter) and gold_nums <= pred_nums:
+    if containment and len(shorter) / len(longer) >= min_ratio and _contains(longer, shorter) and gold_nums <= pred_nums:
         return "containment", f1
     if f1 >= f1_threshold and gold_nums == pred_nums:
         return "f1", f1
@@ -126,9 +124,10 @@ def match_answer(
     if is_give_up(answer):
         return Match("gave_up", "gave_up")
     for alias, gold_variants in normalised_aliases:
-        for g in gold_variants:
-            for p in variants:
-                how, f1 = _match_alias(p, g, min_ratio, f1_threshold)
+        for gi, g in enumerate(gold_variants):
+            for pi, p in enumerate(variants):
+                # containment only between the forms without asides: "Child" is not "grooming (Child)"
+                how, f1 = _match_alias(p, g, min_ratio, f1_threshold, containment=gi == 0 and pi == 0)
                 if how is not None:
                     return Match("correct", how, alias, f1)
                 if f1 > best.f1:

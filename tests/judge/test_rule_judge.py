@@ -26,7 +26,7 @@ CASES: dict[int, tuple[str, list[str], list[str]]] = {
     401: ("Thirteen", ["13", "thirteen", "THIRTEEN."], ["Fourteen", "30", "3"]),
     227: ("18 years", ["eighteen years", "18 Years"], ["19 years", "8 years", "eighteen months"]),
     279: ("8 seasons", ["eight seasons", "Eight", "8"], ["9 seasons", "seven seasons"]),
-    13: ("grooming (Child)", ["grooming", "Grooming (child)", "child grooming"], ["bullying", "harassment"]),
+    13: ("grooming (Child)", ["grooming", "Grooming (child)", "child grooming"], ["bullying", "harassment", "Child"]),
     245: ("Message Understanding Conference (MUC-4)", ["Message Understanding Conference", "the Message Understanding Conference (MUC–4)"],
           ["Text Retrieval Conference", "MUC-3"]),
     457: ("José Tenoch Huerta Mejía", ["Jose Tenoch Huerta Mejia", "Tenoch Huerta", "JOSÉ TENOCH HUERTA MEJÍA"],
