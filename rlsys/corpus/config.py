@@ -34,14 +34,16 @@ class CorpusConfig(Section):
     """Query path: `memory` (vectors and BM25 held in RAM, ~1 ms a query) or `lancedb` (LanceDB vector search + its native full-text index)."""
     candidates: int = 50
     """Passages taken from each retriever (vector, BM25) before fusion into pages."""
-    rrf_k: float = 60.0
+    rrf_k: float = 10.0
     """Reciprocal-rank-fusion constant: a page's fused score is sum(weight / (rrf_k + rank))."""
     vector_weight: float = 1.0
     """Fusion weight of passage vector similarity."""
     fulltext_weight: float = 1.0
     """Fusion weight of passage BM25."""
     title_weight: float = 1.0
-    """Fusion weight of the title channels (title embedding similarity, title BM25, exact title in the query)."""
+    """Fusion weight of an exact page title found word for word in the query (longest title first)."""
+    title_vector_weight: float = 0.25
+    """Fusion weight of title embedding similarity (the reference's only signal; weak alone on near-duplicate names)."""
     snippet_chars: int = 100
     """Length of the snippet (best passage's start) in each `search_pages` result; 0 leaves it out."""
     query_cache_size: int = 4096

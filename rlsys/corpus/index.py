@@ -212,9 +212,10 @@ def build_index(pages: list[Page], index_dir: str | Path, *, embedder: "Embedder
         for tbl in (pages_tbl, passages_tbl):
             tbl.optimize()
     n_passages = passages_tbl.count_rows()
-    manifest.update(complete=True, passages=n_passages, built_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
-    _write_manifest(index_dir, manifest)
     seconds = time.perf_counter() - t0
+    manifest.update(complete=True, passages=n_passages, build_seconds=round(seconds, 2), pages_embedded=len(todo),
+                    built_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+    _write_manifest(index_dir, manifest)
     log.info("index %s: %d pages, %d passages, %.1fs", index_dir, len(pages), n_passages, seconds)
     return BuildReport(index_dir, len(pages), len(todo), len(kept), len(stale) - len(set(stale) & set(wanted)),
                        n_passages, seconds)

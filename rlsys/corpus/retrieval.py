@@ -4,10 +4,12 @@ Channels, each producing a ranked list of pages:
 - `vector`   passage embeddings (cosine), a page ranked by its best passage;
 - `fulltext` passage BM25, a page ranked by its best passage;
 - `title`    title embeddings (what the reference environment searches);
-- `title_bm25` BM25 over titles; `title_exact` titles that occur word for word in the query
-  (longest first), so "Zanness Falls" beats "Zanness" when the query names the former.
+- `title_exact` titles that occur word for word in the query (longest first), so
+  "Zanness Falls" beats "Zanness" when the query names the former.
 
-Modes: `hybrid` fuses all five by reciprocal rank fusion, `score = sum(w / (rrf_k + rank))`;
+Modes: `hybrid` fuses all four by reciprocal rank fusion, `score = sum(w / (rrf_k + rank))`
+(title embeddings get a small weight: on their own they favour pages whose title merely shares a
+first name with a query about someone else);
 `vector`, `fulltext` and `title` use one channel. The `memory` backend computes channels with
 numpy/scipy over arrays loaded once; the `lancedb` backend asks LanceDB (vector search and its
 native full-text index) for the two passage channels.
@@ -31,10 +33,11 @@ class Fusion:
     """How channels are combined (see `CorpusConfig` for the meaning of each)."""
 
     candidates: int = 50
-    rrf_k: float = 60.0
+    rrf_k: float = 10.0
     vector_weight: float = 1.0
     fulltext_weight: float = 1.0
     title_weight: float = 1.0
+    title_vector_weight: float = 0.25
 
 
 def _folded_words(text: str) -> str:
@@ -69,7 +72,6 @@ class PageRetriever:
         self.passage_vectors = passage_vectors
         self.fusion = fusion
         self.bm25 = BM25(passage_texts)
-        self.title_bm25 = BM25(page_titles)
         self._title_phrases = [(_folded_words(t), i) for i, t in enumerate(page_titles)]
         self._title_phrases.sort(key=lambda x: -len(x[0]))
         self.lance_passages = lance_passages  # LanceDB table for the `lancedb` backend, else None
@@ -106,9 +108,6 @@ class PageRetriever:
     def title_channel(self, qvecs: np.ndarray) -> list[list[tuple[int, int]]]:
         sims = qvecs @ self.title_vectors.T
         return [[(int(i), -1) for i in self._top(row, self.fusion.candidates)] for row in sims]
-
-    def title_bm25_channel(self, query: str) -> list[tuple[int, int]]:
-        return [(int(i), -1) for i in self._top(self.title_bm25.scores(query), self.fusion.candidates, positive=True)]
 
     def title_exact_channel(self, query: str) -> list[tuple[int, int]]:
         folded = _folded_words(query)
@@ -150,8 +149,7 @@ class PageRetriever:
                 channels = [(self.fulltext_channel(query), 1.0)]
             else:
                 channels = [(vec[n], f.vector_weight), (self.fulltext_channel(query), f.fulltext_weight),
-                            (ttl[n], f.title_weight), (self.title_bm25_channel(query), f.title_weight),
-                            (self.title_exact_channel(query), f.title_weight)]
+                            (ttl[n], f.title_vector_weight), (self.title_exact_channel(query), f.title_weight)]
             out.append(self._fuse(channels, k))
         return out
 

@@ -6,7 +6,7 @@ import pytest
 
 from rlsys.corpus.config import CorpusConfig
 
-ENTITIES = 80
+ENTITIES = 50
 
 
 @pytest.fixture(scope="session")
