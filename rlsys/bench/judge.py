@@ -1,6 +1,7 @@
 """`rlsys bench judge`: verdicts per second of the rule judge, of an LLM judge on the tiny model
 through the HF engine, and of the same model behind `rlsys serve` (HTTP), for one batch
-(default 24, a GRPO group). Each figure is the median over repeats after one warm-up.
+(default 24, a GRPO group). Each figure is the median over repeats after one warm-up; the
+engine and HTTP batches alternate, so the ratio between them is taken side by side.
 
 The tiny model's replies never parse, so model judges run with `parse_retries=0`: one
 request per verdict, `max_new_tokens` generated (a real judge retries only on bad replies).
@@ -67,21 +68,23 @@ def bench_batch(n: int, seed: int = 0) -> list[Any]:
     return out
 
 
-async def _median_rate(label: str, n_items: int, repeats: int, once: Callable[[], Awaitable[Any]]) -> tuple[float, float]:
-    """(verdicts/s from the median batch time, median seconds), after one untimed warm-up."""
+async def _median_times(label: str, repeats: int, runs: dict[str, Callable[[], Awaitable[Any]]]) -> dict[str, float]:
+    """Median seconds per batch of each run, after one untimed warm-up each. The runs are
+    interleaved (A B A B ...), so load on a shared machine affects all of them alike."""
     from rich.progress import Progress
 
-    await once()
-    times = []
+    for once in runs.values():
+        await once()
+    times: dict[str, list[float]] = {name: [] for name in runs}
     with Progress(transient=True) as progress:
-        task = progress.add_task(label, total=repeats)
+        task = progress.add_task(label, total=repeats * len(runs))
         for _ in range(repeats):
-            start = time.perf_counter()
-            await once()
-            times.append(time.perf_counter() - start)
-            progress.advance(task)
-    median = statistics.median(times)
-    return n_items / median, median
+            for name, once in runs.items():
+                start = time.perf_counter()
+                await once()
+                times[name].append(time.perf_counter() - start)
+                progress.advance(task)
+    return {name: statistics.median(values) for name, values in times.items()}
 
 
 def _start_server(model: str, max_new_tokens: int, batch: int) -> tuple[subprocess.Popen, str]:
@@ -128,40 +131,41 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
     figures: dict[str, Any] = {"batch": args.batch, "model": model, "max_new_tokens": args.max_new_tokens}
 
     rule = RuleJudge(cfg.judge)
-    rate, median = await _median_rate("rule judge", len(batch), args.rule_repeats, lambda: rule.score(batch))
-    figures.update(rule_verdicts_per_s=round(rate, 1), rule_batch_s=round(median, 4))
-    print(f"rule judge: {rate:.1f} verdicts/s", file=sys.stderr)
+    median = (await _median_times("rule judge", args.rule_repeats, {"rule": lambda: rule.score(batch)}))["rule"]
+    figures.update(rule_verdicts_per_s=round(len(batch) / median, 1), rule_batch_s=round(median, 4))
+    print(f"rule judge: {figures['rule_verdicts_per_s']} verdicts/s", file=sys.stderr)
 
     judge_cfg = cfg.judge.model_copy(update={"kind": "llm", "max_new_tokens": args.max_new_tokens,
                                              "parse_retries": 0, "batch_size": args.batch})
     engine, tokenizer = load_engine(model, "hf", dtype=cfg.model.dtype, max_batch=args.batch)
     llm = LLMJudge(engine, tokenizer, judge_cfg)
-    prompt_tokens = statistics.mean(len(llm.encode(llm.messages_for(t))) for t in batch)
-    rate, median = await _median_rate("LLM judge (engine)", len(batch), args.llm_repeats, lambda: llm.score(batch))
-    figures.update(llm_verdicts_per_s=round(rate, 2), llm_batch_s=round(median, 3), prompt_tokens_mean=round(prompt_tokens))
+    runs: dict[str, Callable[[], Awaitable[Any]]] = {"llm": lambda: llm.score(batch)}
+    figures["prompt_tokens_mean"] = round(statistics.mean(len(llm.encode(llm.messages_for(t))) for t in batch))
+    proc = http = None
+    try:
+        if not args.skip_http:
+            proc, url = _start_server(model, args.max_new_tokens, args.batch)
+            http = HTTPJudge(judge_cfg.model_copy(update={"kind": "http", "base_url": url + "/v1", "model": "judge",
+                                                          "http_concurrency": args.batch, "http_timeout_s": 600.0}))
+            runs["http"] = lambda: http.score(batch)
+        medians = await _median_times("LLM judge: engine / rlsys serve", args.llm_repeats, runs)
+    finally:
+        if proc is not None:
+            _stop_server(proc)
+        await engine.close()
+    if http is not None and http.stats["request_errors"]:
+        raise RuntimeError(f"{http.stats['request_errors']} HTTP judge requests failed")
+    figures.update(llm_verdicts_per_s=round(len(batch) / medians["llm"], 2), llm_batch_s=round(medians["llm"], 3))
     stats = getattr(engine, "stats", None)
     steps = getattr(stats, "steps", 0) or getattr(stats, "batches", 0)  # mean rows per decode step
     if stats is not None and steps:
         figures["llm_engine_mean_batch_rows"] = round(stats.batch_rows / steps, 1)
-    print(f"LLM judge through the engine: {rate:.2f} verdicts/s", file=sys.stderr)
-    await engine.close()
-    del engine, llm
-
-    if not args.skip_http:
-        proc, url = _start_server(model, args.max_new_tokens, args.batch)
-        try:
-            http_cfg = judge_cfg.model_copy(update={"kind": "http", "base_url": url + "/v1", "model": "judge",
-                                                    "http_concurrency": args.batch, "http_timeout_s": 600.0})
-            http = HTTPJudge(http_cfg)
-            rate, median = await _median_rate("LLM judge (rlsys serve)", len(batch), args.llm_repeats, lambda: http.score(batch))
-            if http.stats["request_errors"]:
-                raise RuntimeError(f"{http.stats['request_errors']} HTTP judge requests failed")
-        finally:
-            _stop_server(proc)
-        figures.update(http_verdicts_per_s=round(rate, 2), http_batch_s=round(median, 3),
-                       http_vs_llm_ratio=round(rate / figures["llm_verdicts_per_s"], 3))
-        print(f"LLM judge through rlsys serve: {rate:.2f} verdicts/s", file=sys.stderr)
-    figures["rule_vs_llm_ratio"] = round(figures["rule_verdicts_per_s"] / figures["llm_verdicts_per_s"], 1)
+    print(f"LLM judge through the engine: {figures['llm_verdicts_per_s']} verdicts/s", file=sys.stderr)
+    if "http" in medians:
+        figures.update(http_verdicts_per_s=round(len(batch) / medians["http"], 2), http_batch_s=round(medians["http"], 3),
+                       http_vs_llm_ratio=round(medians["llm"] / medians["http"], 3))
+        print(f"LLM judge through rlsys serve: {figures['http_verdicts_per_s']} verdicts/s", file=sys.stderr)
+    figures["rule_vs_llm_ratio"] = round(medians["llm"] / figures["rule_batch_s"], 1)
     return figures
 
 
