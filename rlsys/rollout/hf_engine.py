@@ -1,11 +1,10 @@
 """`HFEngine`: transformers generation behind the async `Engine` interface, with request batching.
 
-Concurrent `generate` calls are queued; a background loop takes every waiting request (up to
-`max_batch`), left-pads them into one batch and decodes it with a KV cache in a worker thread,
-so the event loop keeps serving sandbox and corpus I/O meanwhile. Each sequence has its own
-temperature, top-p, seeded generator, stop strings and token limit; a finished sequence's
-result is delivered at once and its row is dropped from the batch (and from the KV cache).
-Requests that arrive during a batch form the next one.
+Concurrent `generate` calls are queued; a background loop decodes them in a worker thread (so
+the event loop keeps serving sandbox and corpus I/O meanwhile) as one continuously batched
+`RunningBatch`: waiting requests are prefilled and join the batch between decode steps (up to
+`max_batch` rows), and a finished row's result is delivered at once and the row leaves the KV
+cache. Each row has its own temperature, top-p, seeded generator, stop strings and limit.
 
 LoRA adapters arrive as tensors in memory (PEFT state-dict names, see `rlsys.learner.adapter`)
 and are swapped between batches, so every generation comes from exactly one policy version.
@@ -17,14 +16,16 @@ import asyncio
 import logging
 import random
 import time
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from rlsys.rollout.chat_format import ENDOFTEXT, IM_END
+from rlsys.rollout.hf_batch import RunningBatch
 from rlsys.rollout.hf_lora import apply_lora_tensors
-from rlsys.rollout.sampling import hit_stop, sample_batch
+from rlsys.rollout.sampling import hit_stop
 from rlsys.rollout.types import Generation, SamplingParams
 
 log = logging.getLogger(__name__)
@@ -43,11 +44,12 @@ class _Request:
 class EngineStats:
     """Counters of an engine's work, for benchmarks and logs."""
 
-    busy_s: float = 0.0         # wall time a batch was running
-    batches: int = 0
+    busy_s: float = 0.0         # wall time the engine was generating
+    batches: int = 0            # runs of the batching loop (from idle to idle)
+    steps: int = 0              # decode steps
     requests: int = 0
     generated_tokens: int = 0
-    batch_rows: int = 0         # sum of batch sizes (mean batch = batch_rows / batches)
+    batch_rows: int = 0         # sum of rows over decode steps (mean batch = batch_rows / steps)
 
 
 def resolve_dtype(name: str, device: str):
@@ -86,7 +88,8 @@ class HFEngine:
         self._pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
         self._eos_ids = self._stop_token_ids()
         self._rng = random.Random(seed)
-        self._queue: list[_Request] = []
+        self._pending: deque[_Request] = deque()  # appended by the event loop, taken by the worker thread
+        self._admitting = True  # False while an adapter load waits: the running batch drains
         self._wakeup: asyncio.Event | None = None
         self._lock: asyncio.Lock | None = None
         self._task: asyncio.Task | None = None
@@ -112,20 +115,24 @@ class HFEngine:
             raise ValueError(f"max_new_tokens must be >= 1, got {params.max_new_tokens}")
         self._ensure_loop()
         future = asyncio.get_running_loop().create_future()
-        self._queue.append(_Request(list(prompt_ids), params, future))
+        self._pending.append(_Request(list(prompt_ids), params, future))
         self._wakeup.set()
         return await future
 
     async def load_adapter(self, version: int, tensors: dict[str, Any], config: dict[str, Any] | None = None) -> None:
         """Installs LoRA weights (PEFT names) between batches; later generations carry `version`."""
         self._ensure_loop()
-        async with self._lock:
-            loop = asyncio.get_running_loop()
-            lora = {**self.lora_config, **(config or {})}
-            self.model = await loop.run_in_executor(
-                self._thread, apply_lora_tensors, self.model, tensors, lora, self.device
-            )
-            self.policy_version = version
+        self._admitting = False
+        try:
+            async with self._lock:
+                loop = asyncio.get_running_loop()
+                lora = {**self.lora_config, **(config or {})}
+                self.model = await loop.run_in_executor(
+                    self._thread, apply_lora_tensors, self.model, tensors, lora, self.device
+                )
+                self.policy_version = version
+        finally:
+            self._admitting = True
         log.info("loaded adapter version %d (%d tensors)", version, len(tensors))
 
     async def sleep(self) -> None:
@@ -167,24 +174,14 @@ class HFEngine:
         while True:
             await self._wakeup.wait()
             self._wakeup.clear()
-            while self._queue:
+            while self._pending:
                 async with self._lock:
                     if self._asleep:  # a request arrived while asleep: wake up to serve it
                         self._wake_unlocked()
-                    batch = [r for r in self._queue[: self.max_batch] if not r.future.cancelled()]
-                    del self._queue[: self.max_batch]
-                    if not batch:
-                        continue
                     started = time.perf_counter()
-                    try:
-                        await loop.run_in_executor(self._thread, self._run_batch, batch, loop, self.policy_version)
-                    except Exception as err:  # noqa: BLE001 - fail these requests, keep serving
-                        log.exception("generation batch failed")
-                        for req in batch:
-                            loop.call_soon_threadsafe(_settle, req.future, None, err)
+                    await loop.run_in_executor(self._thread, self._run, self.policy_version)
                     self.stats.busy_s += time.perf_counter() - started
                     self.stats.batches += 1
-                    self.stats.batch_rows += len(batch)
 
     def _wake_unlocked(self) -> None:
         if self.device.startswith("cuda"):
@@ -198,59 +195,47 @@ class HFEngine:
         g.manual_seed(seed if seed is not None else self._rng.randrange(2**62))
         return g
 
-    def _run_batch(self, batch: list[_Request], loop: asyncio.AbstractEventLoop, version: int) -> None:
-        import torch
-        from transformers import DynamicCache
+    def _take_pending(self, room: int) -> list[_Request]:
+        taken = []
+        while self._pending and len(taken) < room:
+            req = self._pending.popleft()
+            if not req.future.cancelled():
+                taken.append(req)
+        return taken
 
-        device = self.device
-        width = max(len(r.prompt) for r in batch)
-        ids = torch.full((len(batch), width), self._pad_id, dtype=torch.long)
-        mask = torch.zeros((len(batch), width), dtype=torch.long)
-        for row, req in enumerate(batch):
-            ids[row, width - len(req.prompt):] = torch.tensor(req.prompt)
-            mask[row, width - len(req.prompt):] = 1
-        ids, mask = ids.to(device), mask.to(device)
-        positions = (mask.cumsum(-1) - 1).clamp(min=0)
-        temps = torch.tensor([r.params.temperature for r in batch], dtype=torch.float32, device=device)
-        top_ps = torch.tensor([r.params.top_p for r in batch], dtype=torch.float32, device=device)
-        gens = [self._generator(r.params.seed) for r in batch]
-        live = list(range(len(batch)))
-        cache = DynamicCache(config=self.model.config)
-        with torch.inference_mode():
-            logits = self.model(
-                input_ids=ids, attention_mask=mask, position_ids=positions, past_key_values=cache, use_cache=True
-            ).logits[:, -1, :]
-            next_pos = positions[:, -1] + 1
-            while live:
-                tokens, logps = sample_batch(logits, temps, top_ps, [gens[i] for i in live])
-                tok_list, lp_list = tokens.tolist(), logps.tolist()
-                keep = []
-                for row, index in enumerate(live):
-                    req = batch[index]
-                    req.tokens.append(tok_list[row])
-                    req.logprobs.append(lp_list[row])
-                    reason = self._finish_reason(req)
-                    if reason is None:
-                        keep.append(row)
-                    else:
-                        self._deliver(req, reason, version, loop)
-                if not keep:
-                    break
-                if len(keep) < len(live):
-                    rows = torch.tensor(keep, device=device)
-                    cache.batch_select_indices(rows)
-                    mask, next_pos, tokens = mask[rows], next_pos[rows], tokens[rows]
-                    temps, top_ps = temps[rows], top_ps[rows]
-                    live = [live[r] for r in keep]
-                mask = torch.cat([mask, torch.ones((len(live), 1), dtype=mask.dtype, device=device)], dim=1)
-                logits = self.model(
-                    input_ids=tokens[:, None],
-                    attention_mask=mask,
-                    position_ids=next_pos[:, None],
-                    past_key_values=cache,
-                    use_cache=True,
-                ).logits[:, -1, :]
-                next_pos = next_pos + 1
+    def _run(self, version: int) -> None:
+        """Decodes until no row is left, admitting waiting requests between steps (worker thread)."""
+        import torch
+
+        batch = RunningBatch(self.model, self.device, self._pad_id)
+        try:
+            with torch.inference_mode():
+                while True:
+                    if self._admitting and len(batch) < self.max_batch:
+                        joining = self._take_pending(self.max_batch - len(batch))
+                        if joining:
+                            batch.admit(joining, [self._generator(r.params.seed) for r in joining])
+                    if not len(batch):
+                        return
+                    tokens, tok_list, lp_list = batch.sample()
+                    self.stats.steps += 1
+                    self.stats.batch_rows += len(batch)
+                    keep = []
+                    for row, req in enumerate(batch.rows):
+                        req.tokens.append(tok_list[row])
+                        req.logprobs.append(lp_list[row])
+                        reason = self._finish_reason(req)
+                        if reason is None:
+                            keep.append(row)
+                        else:
+                            self._deliver(req, reason, version)
+                    tokens = batch.keep(keep, tokens)
+                    if keep:
+                        batch.step(tokens)
+        except Exception as err:  # noqa: BLE001 - fail the rows in flight, keep serving
+            log.exception("generation batch failed")
+            for req in batch.rows:
+                _settle_threadsafe(req.future, None, err)
 
     def _finish_reason(self, req: _Request) -> str | None:
         if req.tokens[-1] in self._eos_ids:
@@ -264,12 +249,20 @@ class HFEngine:
             return "length"
         return None
 
-    def _deliver(self, req: _Request, reason: str, version: int, loop: asyncio.AbstractEventLoop) -> None:
+    def _deliver(self, req: _Request, reason: str, version: int) -> None:
         text = self.tokenizer.decode(req.tokens, skip_special_tokens=False)
         gen = Generation(list(req.tokens), list(req.logprobs), text, reason, version)
         self.stats.requests += 1
         self.stats.generated_tokens += len(req.tokens)
-        loop.call_soon_threadsafe(_settle, req.future, gen, None)
+        _settle_threadsafe(req.future, gen, None)
+
+
+def _settle_threadsafe(future: asyncio.Future, value: Any, error: BaseException | None) -> None:
+    """Resolves `future` on its own event loop (a request may come from a loop other than the batch's)."""
+    try:
+        future.get_loop().call_soon_threadsafe(_settle, future, value, error)
+    except RuntimeError:  # its loop is closed: nobody waits for it any more
+        pass
 
 
 def _settle(future: asyncio.Future, value: Any, error: BaseException | None) -> None:

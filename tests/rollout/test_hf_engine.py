@@ -84,7 +84,7 @@ async def test_random_episodes_are_token_exact(engine):
     reasons = {t.end_reason for t in group}
     assert EndReason.INFRA_ERROR not in reasons
     assert any(t.turns[0].cell is not None for t in group)  # the tag bias makes cells common
-    assert engine.stats.batch_rows > engine.stats.batches  # concurrent requests were batched
+    assert engine.stats.batch_rows > engine.stats.steps  # concurrent requests were batched
     await engine.close()
 
 
@@ -167,3 +167,22 @@ def test_top_p_keeps_the_nucleus_and_logprobs_are_temperature_scaled():
         assert abs(float(lps[1]) - float(expected)) < 1e-6
         assert abs(float(lps[0]) - torch.log(torch.tensor(probs[int(tokens[0])]))) < 1e-5
     assert seen == {0, 1}
+
+
+async def test_requests_join_a_running_batch(engine):
+    """Later requests (shorter and longer prompts) join the running batch; log-probs stay exact."""
+    prompt = prompt_ids(engine.tokenizer, Q.question, 2)
+    first = asyncio.create_task(engine.generate(prompt, SamplingParams(max_new_tokens=40, seed=1)))
+    while engine.stats.steps < 3:
+        await asyncio.sleep(0.01)
+    prompts = [prompt[:50], prompt + prompt[:30], prompt[:200]]
+    later = [engine.generate(p, SamplingParams(temperature=0.8, max_new_tokens=10, seed=i)) for i, p in enumerate(prompts)]
+    gens = await asyncio.gather(first, *later)
+    # 40 decode steps in all: the later requests decoded alongside the first instead of after it
+    assert len(gens[0].token_ids) == 40 or gens[0].finish_reason == "stop"
+    assert engine.stats.steps == len(gens[0].token_ids)
+    assert engine.stats.batch_rows == sum(len(g.token_ids) for g in gens)
+    for p, g, t in zip([prompt] + prompts, gens, [1.0, 0.8, 0.8, 0.8]):
+        ref = reference_logprobs(engine.model, p + g.token_ids, t)[len(p):]
+        assert max(abs(a - b) for a, b in zip(ref, g.logprobs)) < 2e-4
+    await engine.close()
