@@ -19,6 +19,7 @@ import json
 import logging
 import shutil
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -138,15 +139,42 @@ def _delete_pages(table, page_ids: list[str]) -> None:
         table.delete(f"page_id IN ({quoted})")
 
 
+@contextmanager
+def _build_lock(index_dir: Path):
+    """One builder per index directory at a time (others wait, then find the work done)."""
+    import fcntl
+
+    index_dir.parent.mkdir(parents=True, exist_ok=True)
+    lock_path = index_dir.parent / f".{index_dir.name}.build-lock"
+    with open(lock_path, "w") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log.info("index %s: another process is building it; waiting", index_dir)
+            fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
 def build_index(pages: list[Page], index_dir: str | Path, *, embedder: "Embedder", source: str,
                 chunk_words: int = 120, chunk_overlap: int = 20, batch_pages: int = 128,
                 update: bool = False, rebuild: bool = False, progress: bool = True) -> BuildReport:
     """Indexes `pages` at `index_dir`, skipping pages already indexed (see the module docstring)."""
+    index_dir = Path(index_dir)
+    with _build_lock(index_dir):
+        return _build_locked(pages, index_dir, embedder=embedder, source=source, chunk_words=chunk_words,
+                             chunk_overlap=chunk_overlap, batch_pages=batch_pages, update=update,
+                             rebuild=rebuild, progress=progress)
+
+
+def _build_locked(pages: list[Page], index_dir: Path, *, embedder: "Embedder", source: str, chunk_words: int,
+                  chunk_overlap: int, batch_pages: int, update: bool, rebuild: bool, progress: bool) -> BuildReport:
     import lancedb
     import pyarrow as pa
 
     t0 = time.perf_counter()
-    index_dir = Path(index_dir)
     if rebuild and index_dir.exists():
         shutil.rmtree(index_dir)
     index_dir.mkdir(parents=True, exist_ok=True)

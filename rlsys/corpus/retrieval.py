@@ -116,7 +116,7 @@ class PageRetriever:
     # -- LanceDB backend ------------------------------------------------------------------------
     def _lance_vector(self, qvec: np.ndarray) -> list[tuple[int, int]]:
         table = (self.lance_passages.search(qvec, vector_column_name="vector").limit(self.fusion.candidates)
-                 .select(["passage_id"]).to_arrow())
+                 .select(["passage_id", "_distance"]).to_arrow())
         return self._by_passage(self._rows(table))
 
     def _rows(self, table) -> np.ndarray:
@@ -128,7 +128,7 @@ class PageRetriever:
         if not text:
             return []
         table = (self.lance_passages.search(text, query_type="fts").limit(self.fusion.candidates)
-                 .select(["passage_id"]).to_arrow())
+                 .select(["passage_id", "_score"]).to_arrow())
         return self._by_passage(self._rows(table))
 
     # -- fusion --------------------------------------------------------------------------------

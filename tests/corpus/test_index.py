@@ -99,3 +99,22 @@ def test_other_embedding_model_or_source_is_refused(tiny):
         CorpusService.open(tiny.index_dir, embedding_model="sentence-transformers/paraphrase-MiniLM-L3-v2")
     with pytest.raises(IndexMismatchError, match="no index"):
         CorpusService.open(tiny.index_dir + "-missing")
+
+
+def test_concurrent_builders_do_not_duplicate_rows(tmp_path):
+    import threading
+
+    pages, _ = generate_synthetic(4, seed=9)
+    out = tmp_path / "index"
+    reports = []
+
+    def build():
+        reports.append(build_index(pages, out, embedder=shared_embedder(), source="s", progress=False))
+
+    threads = [threading.Thread(target=build) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(r.pages_indexed for r in reports) == [0, 4]  # the second waited, then skipped
+    assert _tables(out)[1].count_rows() == reports[0].passages == reports[1].passages

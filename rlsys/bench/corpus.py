@@ -1,0 +1,161 @@
+"""`rlsys bench corpus`: index build time, search latency and throughput, recall of the gold page.
+
+On a synthetic corpus (2,590 pages by default, the real corpus's size):
+- `build_s`: index build (embedding every passage); with `--reuse` a complete index of the same
+  corpus is kept and its recorded build time reported (`build_reused: true`);
+- `search_p50_ms`/`search_p99_ms`: one `search_pages` call at a time on distinct queries with an
+  empty query-embedding cache (the honest cost, embedding included); `search_cached_p50_ms` is the
+  same queries again (rollouts of one question repeat searches), `retrieval_p50_ms` excludes the
+  embedding, `embed_p50_ms` is the embedding alone;
+- `batched_qps`: distinct queries through `search_pages_batch` in batches of `--batch` (what the
+  `CorpusActor` does with concurrent callers);
+- `read_p50_ms`/`view_p50_ms`: `read_section`/`view_sections` of random ids;
+- `recall_at_{1,5,10}`: gold page among the top k for hybrid, vector-only, BM25-only and
+  title-only (the reference environment's) search, over `--recall-questions` questions;
+- `baseline_lancedb`: the same hybrid search answered by LanceDB (its vector search and native
+  full-text index) instead of the in-memory arrays, measured side by side.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import time
+
+HELP = "corpus index build time, search latency/throughput and recall@k (hybrid vs vector vs title)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--pages", type=int, default=2590, help="synthetic entities (one page each)")
+    parser.add_argument("--index", default=None, help="index directory (default: artifacts/bench/corpus-<pages>)")
+    parser.add_argument("--reuse", action="store_true", help="keep a complete index of the same corpus")
+    parser.add_argument("--queries", type=int, default=300, help="distinct queries for latency")
+    parser.add_argument("--batch", type=int, default=64, help="queries per batch for batched_qps")
+    parser.add_argument("--recall-questions", type=int, default=2000, help="questions scored for recall")
+    parser.add_argument("--seed", type=int, default=0, help="synthetic corpus seed")
+
+
+def _pct(values: list[float], q: float) -> float:
+    import numpy as np
+
+    return round(float(np.percentile(np.asarray(values) * 1000.0, q)), 3) if values else float("nan")
+
+
+def _timed(fn, items) -> list[float]:
+    out = []
+    for item in items:
+        t0 = time.perf_counter()
+        fn(item)
+        out.append(time.perf_counter() - t0)
+    return out
+
+
+def _recall(svc, questions, mode: str) -> dict[int, float]:
+    hits = {1: 0, 5: 0, 10: 0}
+    for start in range(0, len(questions), 256):
+        chunk = questions[start : start + 256]
+        results = svc.search_pages_batch([q.question for q in chunk], k=10, mode=mode)
+        for q, res in zip(chunk, results):
+            ids = [r["page_id"] for r in res]
+            for k in hits:
+                hits[k] += q.page_id in ids[:k]
+    return {k: round(v / max(1, len(questions)), 4) for k, v in hits.items()}
+
+
+def run(args: argparse.Namespace) -> dict:
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    from rlsys.corpus.embedder import shared_embedder
+    from rlsys.corpus.index import build_index, read_manifest
+    from rlsys.corpus.service import CorpusService
+    from rlsys.corpus.synthetic import generate_synthetic
+    from rlsys.paths import artifacts_dir
+
+    load_start = os.getloadavg()
+    index_dir = args.index or str(artifacts_dir() / "bench" / f"corpus-{args.pages}")
+    source = f"synthetic:{args.pages}:seed={args.seed}"
+    pages, questions = generate_synthetic(args.pages, seed=args.seed)
+    embedder = shared_embedder()
+    manifest = read_manifest(index_dir) if args.reuse else None
+    reused = bool(manifest and manifest.get("complete") and manifest.get("source") == source
+                  and manifest.get("pages_embedded") == len(pages))
+    if reused:
+        build_s = float(manifest["build_seconds"])
+    else:
+        report = build_index(pages, index_dir, embedder=embedder, source=source, rebuild=True)
+        build_s = report.seconds
+    manifest = read_manifest(index_dir)
+
+    t0 = time.perf_counter()
+    svc = CorpusService.open(index_dir, embedder=embedder)
+    open_s = time.perf_counter() - t0
+    rng = random.Random(args.seed)
+    distinct = list(dict.fromkeys(q.question for q in questions))
+    rng.shuffle(distinct)
+    latency_q, batch_q = distinct[: args.queries], distinct[args.queries : args.queries + 20 * args.batch]
+
+    svc.search_pages("warm-up query")
+    embedder.clear_cache()
+    search = _timed(svc.search_pages, latency_q)                 # uncached: embedding included
+    cached = _timed(svc.search_pages, latency_q)                 # same queries: embedding cached
+    embedder.clear_cache()
+    embed = _timed(lambda q: embedder.encode_queries([q]), latency_q)
+    qvecs = embedder.encode_queries(latency_q)
+    retrieval = _timed(lambda i: svc.retriever.search([latency_q[i]], qvecs[i : i + 1], svc.top_k, "hybrid"),
+                       range(len(latency_q)))
+
+    embedder.clear_cache()
+    t0 = time.perf_counter()
+    for start in range(0, len(batch_q), args.batch):
+        svc.search_pages_batch(batch_q[start : start + args.batch])
+    batched_qps = len(batch_q) / (time.perf_counter() - t0)
+
+    page_ids = [rng.choice(pages).id for _ in range(500)]
+    section_ids = [rng.choice(p.sections).section_id for p in (rng.choice(pages) for _ in range(500))]
+    view = _timed(svc.view_sections, page_ids)
+    read = _timed(svc.read_section, section_ids)
+
+    scored = rng.sample(questions, min(args.recall_questions, len(questions)))
+    recall = {mode: _recall(svc, scored, mode) for mode in ("hybrid", "vector", "fulltext", "title")}
+
+    lance = CorpusService.open(index_dir, embedder=embedder, backend="lancedb")
+    base_q = latency_q[:100]
+    embedder.encode_queries(base_q)  # cached on both sides: compare the retrieval paths
+    lance_lat = _timed(lance.search_pages, base_q)
+    mem_lat = _timed(svc.search_pages, base_q)
+    lance_recall = _recall(lance, scored[:500], "hybrid")
+
+    return {
+        "pages": len(pages),
+        "passages": manifest["passages"],
+        "questions": len(questions),
+        "build_s": round(build_s, 2),
+        "build_reused": reused,
+        "build_passages_per_s": round(manifest["passages"] / build_s, 1) if build_s else None,
+        "open_s": round(open_s, 2),
+        "search_p50_ms": _pct(search, 50),
+        "search_p99_ms": _pct(search, 99),
+        "search_cached_p50_ms": _pct(cached, 50),
+        "search_cached_p99_ms": _pct(cached, 99),
+        "embed_p50_ms": _pct(embed, 50),
+        "retrieval_p50_ms": _pct(retrieval, 50),
+        "retrieval_p99_ms": _pct(retrieval, 99),
+        "batched_qps": round(batched_qps, 1),
+        "batch_size": args.batch,
+        "view_p50_ms": _pct(view, 50),
+        "read_p50_ms": _pct(read, 50),
+        "recall_questions": len(scored),
+        "recall_at_1": {m: r[1] for m, r in recall.items()},
+        "recall_at_5": {m: r[5] for m, r in recall.items()},
+        "recall_at_10": {m: r[10] for m, r in recall.items()},
+        "baseline_lancedb": {
+            "cached_search_p50_ms": _pct(lance_lat, 50),
+            "memory_cached_search_p50_ms": _pct(mem_lat, 50),
+            "speedup_memory_vs_lancedb": round(_pct(lance_lat, 50) / max(_pct(mem_lat, 50), 1e-6), 2),
+            "hybrid_recall_at_5": lance_recall[5],
+        },
+        "cpu_count": os.cpu_count(),
+        "loadavg_start": [round(x, 2) for x in load_start],
+        "loadavg_end": [round(x, 2) for x in os.getloadavg()],
+        "index_dir": str(index_dir),
+    }
