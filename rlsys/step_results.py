@@ -34,10 +34,12 @@ def _usable(outcomes: list[GroupOutcome]) -> list[tuple[Trajectory, Verdict]]:
     ]
 
 
-def step_summary(outcomes: list[GroupOutcome], learn: dict[str, Any]) -> dict[str, Any]:
-    """Per-step metrics: reward, accuracy, exclusions, episode shape, plus the learner's figures."""
+def step_summary(outcomes: list[GroupOutcome], learn: dict[str, Any], trained_at_version: int) -> dict[str, Any]:
+    """Per-step metrics: reward, accuracy, exclusions, episode shape, staleness (learner version at
+    training minus the oldest policy version that produced a rollout), plus the learner's figures."""
     pairs = _usable(outcomes)
     trajectories = [t for o in outcomes for t in o.trajectories]
+    staleness = [trained_at_version - t.policy_version for t in trajectories]
     rewards = [t.reward for t, _ in pairs if t.reward is not None]
     summary: dict[str, Any] = {
         "reward_mean": mean(rewards) if rewards else 0.0,
@@ -47,6 +49,7 @@ def step_summary(outcomes: list[GroupOutcome], learn: dict[str, Any]) -> dict[st
         "excluded_infra": sum(t.end_reason is EndReason.INFRA_ERROR or t.failure == "infra_error" for t in trajectories),
         "excluded_judge": sum(t.failure == "judge_error" for t in trajectories),
         "groups_lost": sum(o.failure is not None for o in outcomes),
+        "staleness_max": max(staleness, default=0),
         "mean_turns": mean(len(t.turns) for t in trajectories) if trajectories else 0.0,
         "mean_tokens": mean(len(t.token_ids) for t in trajectories) if trajectories else 0.0,
         "mean_tool_calls": mean(sum(x.result.tool_calls for x in t.turns if x.result) for t in trajectories)

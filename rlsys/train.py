@@ -99,13 +99,14 @@ class Controller:
                 if staleness >= 1 and step + 1 < cfg.steps:
                     pending = self._launch(step + 1)
                 t1 = time.perf_counter()
+                trained_at = self.system.version
                 learn = self.system.learn([o.trajectories for o in outcomes])
                 t_learn = time.perf_counter() - t1
                 t2 = time.perf_counter()
                 self.system.push_adapter()
                 t_push = time.perf_counter() - t2
                 self.step = step + 1
-                summary = step_summary(outcomes, learn)
+                summary = step_summary(outcomes, learn, trained_at)
                 summary.update(
                     wait_rollouts_s=t_collect, learn_s=t_learn, push_s=t_push,
                     generate_s=flight.generate_s, judge_s=flight.judge_s, sandbox_s=flight.sandbox_s,

@@ -1,0 +1,46 @@
+"""Shared fixtures of the pipeline tests: a small synthetic index, a nano model, a local Ray."""
+
+from __future__ import annotations
+
+import pytest
+
+from rlsys.config import Config, load_config
+
+ENTITIES = 60
+
+
+@pytest.fixture(scope="session")
+def pipeline_artifacts(tmp_path_factory):
+    """(index_dir, model_dir) built once per session at test scale."""
+    from rlsys.corpus.index import ensure_index
+    from rlsys.rollout.tiny_model import build_tiny_model, default_texts
+
+    root = tmp_path_factory.mktemp("pipeline")
+    base = load_config("configs/tiny-cpu.yaml", [f"corpus.synthetic_entities={ENTITIES}", f"corpus.index_dir={root / 'index'}"])
+    index = ensure_index(base.corpus)
+    model = build_tiny_model(root / "model", default_texts(ENTITIES), size="nano")
+    return index, model
+
+
+def pipeline_config(artifacts, run_dir, *overrides: str) -> Config:
+    index, model = artifacts
+    return load_config(
+        "configs/tiny-cpu.yaml",
+        [
+            f"corpus.synthetic_entities={ENTITIES}", f"corpus.index_dir={index}", f"model.path={model}",
+            "rollout.group_size=4", "rollout.max_turns=2", "rollout.max_new_tokens=32", "rollout.concurrency=8",
+            "sandbox.containers_per_worker=2", "sandbox.burst_containers=4",
+            "train.questions_per_step=2", "train.eval_questions=4", "train.eval_every=0", "train.checkpoint_every=1",
+            f"train.output_dir={run_dir}", *overrides,
+        ],
+    )
+
+
+@pytest.fixture
+def local_ray():
+    import ray
+
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
+             runtime_env={"env_vars": {"OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}})
+    yield
+    ray.shutdown()
