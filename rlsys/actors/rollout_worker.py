@@ -98,7 +98,7 @@ class RolloutWorker:
             return {}
         return {"rollout/engine_busy_s": s.busy_s, "rollout/batches": float(s.batches),
                 "rollout/generated_tokens": float(s.generated_tokens),
-                "rollout/mean_batch": s.batch_rows / max(1, s.batches)}
+                "rollout/mean_batch": s.batch_rows / max(1, s.steps)}
 
     def ready(self) -> bool:
         return True

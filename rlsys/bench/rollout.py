@@ -4,7 +4,8 @@ Runs the real path on CPU: the tiny model in `HFEngine`, the corpus service over
 index, and a warm `SandboxPool`. The overlapped run (K episodes of each question at once, all
 sharing the engine's batches) is measured side by side with a sequential baseline (one
 episode at a time). `engine_idle_fraction` is the share of wall time no generation batch was
-running, i.e. the engine waited for the sandbox or the corpus.
+running, i.e. the engine waited for the sandbox or the corpus (busy time is summed per decode
+step in the engine thread, so it can slightly exceed the wall time; the fraction is clipped at 0).
 
 A random-init model rarely writes a `<python>` tag, so by default the bench gives the LM head
 a bias towards the protocol tags (`--tag-bias 0` turns it off): episodes then write (random)
@@ -54,13 +55,13 @@ def add_tag_bias(model, tokenizer, scale: float) -> None:
 
 async def _measure(engine, groups_of: list[tuple[Any, int]], run) -> dict[str, Any]:
     busy0, tokens0 = engine.stats.busy_s, engine.stats.generated_tokens
-    batches0, rows0 = engine.stats.batches, engine.stats.batch_rows
+    steps0, rows0, hits0 = engine.stats.steps, engine.stats.batch_rows, engine.prefix.hits
     started = time.perf_counter()
     results = await run()
     wall = time.perf_counter() - started
     trajectories = [t for group in results for t in group]
     busy = engine.stats.busy_s - busy0
-    batches = engine.stats.batches - batches0
+    steps = engine.stats.steps - steps0
     cells = [turn.result.duration_s for t in trajectories for turn in t.turns if turn.result is not None]
     return {
         "episodes": len(trajectories),
@@ -68,7 +69,9 @@ async def _measure(engine, groups_of: list[tuple[Any, int]], run) -> dict[str, A
         "episodes_per_s": round(len(trajectories) / wall, 4),
         "tokens_per_s": round((engine.stats.generated_tokens - tokens0) / wall, 2),
         "engine_idle_fraction": round(max(0.0, 1.0 - busy / wall), 4),
-        "mean_batch": round((engine.stats.batch_rows - rows0) / max(1, batches), 2),
+        "engine_busy_s": round(busy, 3),
+        "prefix_cache_hits": engine.prefix.hits - hits0,
+        "mean_batch": round((engine.stats.batch_rows - rows0) / max(1, steps), 2),
         "cells_run": len(cells),
         "median_cell_s": round(statistics.median(cells), 4) if cells else None,
         "median_episode_s": round(statistics.median(t.timings["total_s"] for t in trajectories), 3),

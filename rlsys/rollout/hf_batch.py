@@ -3,7 +3,8 @@
 Rows are left-padded: the 2-D attention mask marks real tokens and each row carries its own
 position ids. A joining group of requests is prefilled on its own and its cache is merged in
 (the shorter side gets left padding); rows that finish are dropped from the cache, and columns
-that have become padding in every row are trimmed.
+that have become padding in every row are trimmed. With a `PrefixCache`, a leaving row's KV is
+kept, and a joining request that extends it (an episode's next turn) prefills only its new tokens.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from rlsys.rollout.hf_prefix_cache import PrefixCache
 from rlsys.rollout.sampling import sample_batch
 
 
@@ -26,8 +28,8 @@ def _pad_left(x: torch.Tensor, n: int, dim: int) -> torch.Tensor:
 class RunningBatch:
     """The decode state of the rows in flight: cache, mask, positions, sampling settings."""
 
-    def __init__(self, model: Any, device: str, pad_id: int):
-        self.model, self.device, self.pad_id = model, device, pad_id
+    def __init__(self, model: Any, device: str, pad_id: int, prefix: PrefixCache | None = None):
+        self.model, self.device, self.pad_id, self.prefix = model, device, pad_id, prefix
         self.rows: list[Any] = []            # one request object per row, in row order
         self.cache = None
         self.mask: torch.Tensor | None = None
@@ -42,6 +44,18 @@ class RunningBatch:
 
     def admit(self, requests: list[Any], generators: list[torch.Generator]) -> None:
         """Prefills `requests` (objects with `.prompt` and `.params`) and adds them as rows."""
+        fresh, fresh_gens = [], []
+        for req, gen in zip(requests, generators):
+            hit = self.prefix.take(req.prompt) if self.prefix is not None else None
+            if hit is None:
+                fresh.append(req)
+                fresh_gens.append(gen)
+            else:
+                self._prefill_from(req, gen, *hit)
+        if fresh:
+            self._prefill(fresh, fresh_gens)
+
+    def _prefill(self, requests: list[Any], generators: list[torch.Generator]) -> None:
         from transformers import DynamicCache
 
         width = max(len(r.prompt) for r in requests)
@@ -55,10 +69,27 @@ class RunningBatch:
         cache = DynamicCache(config=self.model.config)
         logits = self.model(input_ids=ids, attention_mask=mask, position_ids=positions, past_key_values=cache,
                             use_cache=True, logits_to_keep=1).logits[:, -1, :]
+        self._merge(requests, generators, cache, mask, positions[:, -1] + 1, logits)
+
+    def _prefill_from(self, req: Any, generator: torch.Generator, cached: int, kv: list) -> None:
+        """Prefills only the part of `req.prompt` after its first `cached` tokens, whose KV is `kv`."""
+        from transformers import DynamicCache
+
+        cache = DynamicCache(config=self.model.config)
+        for layer, (keys, values) in enumerate(kv):
+            cache.update(keys, values, layer)
+        rest = torch.tensor([req.prompt[cached:]], dtype=torch.long, device=self.device)
+        mask = torch.ones((1, len(req.prompt)), dtype=torch.long, device=self.device)
+        positions = torch.arange(cached, len(req.prompt), device=self.device)[None, :]
+        logits = self.model(input_ids=rest, attention_mask=mask, position_ids=positions, past_key_values=cache,
+                            use_cache=True, logits_to_keep=1).logits[:, -1, :]
+        self._merge([req], [generator], cache, mask, positions[:, -1] + 1, logits)
+
+    def _merge(self, requests, generators, cache, mask, next_pos, logits) -> None:
         temps = torch.tensor([r.params.temperature for r in requests], dtype=torch.float32, device=self.device)
         top_ps = torch.tensor([r.params.top_p for r in requests], dtype=torch.float32, device=self.device)
         if self.cache is None:
-            self.cache, self.mask, self.next_pos, self.logits = cache, mask, positions[:, -1] + 1, logits
+            self.cache, self.mask, self.next_pos, self.logits = cache, mask, next_pos, logits
             self.temps, self.top_ps = temps, top_ps
         else:
             old, new = self.mask.shape[1], mask.shape[1]
@@ -67,11 +98,22 @@ class RunningBatch:
                 mine.keys = torch.cat([_pad_left(mine.keys, width - old, 2), _pad_left(theirs.keys, width - new, 2)])
                 mine.values = torch.cat([_pad_left(mine.values, width - old, 2), _pad_left(theirs.values, width - new, 2)])
             self.mask = torch.cat([_pad_left(self.mask, width - old, 1), _pad_left(mask, width - new, 1)])
-            self.next_pos = torch.cat([self.next_pos, positions[:, -1] + 1])
+            self.next_pos = torch.cat([self.next_pos, next_pos])
             self.logits = torch.cat([self.logits, logits])
             self.temps, self.top_ps = torch.cat([self.temps, temps]), torch.cat([self.top_ps, top_ps])
         self.rows += requests
         self.gens += generators
+
+    def _save_row(self, row: int) -> None:
+        """Stores the KV of a leaving row (its prompt and every sampled token but the last)."""
+        req = self.rows[row]
+        fed = req.prompt + req.tokens[:-1]
+        n = int(self.mask[row].sum())
+        if n != len(fed):
+            return
+        kv = [(layer.keys[row:row + 1, :, -n:].clone(), layer.values[row:row + 1, :, -n:].clone())
+              for layer in self.cache.layers]
+        self.prefix.put(fed, kv)
 
     def sample(self) -> tuple[torch.Tensor, list[int], list[float]]:
         """Samples one token per row from the current logits."""
@@ -82,8 +124,13 @@ class RunningBatch:
         """Drops every row not in `keep` (row indices); returns the kept rows' tokens."""
         if len(keep) == len(self.rows):
             return tokens
+        if self.prefix is not None:
+            kept = set(keep)
+            for row in range(len(self.rows)):
+                if row not in kept:
+                    self._save_row(row)
         if not keep:  # every row finished: start over empty
-            self.__init__(self.model, self.device, self.pad_id)
+            self.__init__(self.model, self.device, self.pad_id, self.prefix)
             return tokens[:0]
         index = torch.tensor(keep, dtype=torch.long, device=self.device)
         self.cache.batch_select_indices(index)

@@ -25,6 +25,7 @@ from typing import Any
 from rlsys.rollout.chat_format import ENDOFTEXT, IM_END
 from rlsys.rollout.hf_batch import RunningBatch
 from rlsys.rollout.hf_lora import apply_lora_tensors
+from rlsys.rollout.hf_prefix_cache import PrefixCache
 from rlsys.rollout.sampling import hit_stop
 from rlsys.rollout.types import Generation, SamplingParams
 
@@ -44,7 +45,7 @@ class _Request:
 class EngineStats:
     """Counters of an engine's work, for benchmarks and logs."""
 
-    busy_s: float = 0.0         # wall time the engine was generating
+    busy_s: float = 0.0         # wall time the engine was prefilling, sampling or decoding
     batches: int = 0            # runs of the batching loop (from idle to idle)
     steps: int = 0              # decode steps
     requests: int = 0
@@ -71,6 +72,7 @@ class HFEngine:
         max_batch: int = 64,
         lora_config: dict[str, Any] | None = None,
         seed: int = 0,
+        prefix_cache_entries: int | None = None,
     ):
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -85,6 +87,8 @@ class HFEngine:
         self.lora_config = dict(lora_config or {})
         self.policy_version = 0
         self.stats = EngineStats()
+        # KV of finished requests, reused by the episode's next turn (default: two per batch row)
+        self.prefix = PrefixCache(2 * max_batch if prefix_cache_entries is None else prefix_cache_entries)
         self._pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
         self._eos_ids = self._stop_token_ids()
         self._rng = random.Random(seed)
@@ -130,6 +134,7 @@ class HFEngine:
                 self.model = await loop.run_in_executor(
                     self._thread, apply_lora_tensors, self.model, tensors, lora, self.device
                 )
+                self.prefix.clear()  # cached KV came from the old weights
                 self.policy_version = version
         finally:
             self._admitting = True
@@ -139,6 +144,7 @@ class HFEngine:
         """Frees accelerator memory (moves the weights to CPU) until `wake`; no-op on CPU."""
         self._ensure_loop()
         async with self._lock:
+            self.prefix.clear()
             if self.device.startswith("cuda") and not self._asleep:
                 import torch
 
@@ -178,9 +184,7 @@ class HFEngine:
                 async with self._lock:
                     if self._asleep:  # a request arrived while asleep: wake up to serve it
                         self._wake_unlocked()
-                    started = time.perf_counter()
                     await loop.run_in_executor(self._thread, self._run, self.policy_version)
-                    self.stats.busy_s += time.perf_counter() - started
                     self.stats.batches += 1
 
     def _wake_unlocked(self) -> None:
@@ -207,10 +211,11 @@ class HFEngine:
         """Decodes until no row is left, admitting waiting requests between steps (worker thread)."""
         import torch
 
-        batch = RunningBatch(self.model, self.device, self._pad_id)
+        batch = RunningBatch(self.model, self.device, self._pad_id, self.prefix)
         try:
             with torch.inference_mode():
                 while True:
+                    started = time.perf_counter()
                     if self._admitting and len(batch) < self.max_batch:
                         joining = self._take_pending(self.max_batch - len(batch))
                         if joining:
@@ -232,6 +237,7 @@ class HFEngine:
                     tokens = batch.keep(keep, tokens)
                     if keep:
                         batch.step(tokens)
+                    self.stats.busy_s += time.perf_counter() - started  # counted per step: exact at any time
         except Exception as err:  # noqa: BLE001 - fail the rows in flight, keep serving
             log.exception("generation batch failed")
             for req in batch.rows:

@@ -85,6 +85,7 @@ async def test_random_episodes_are_token_exact(engine):
     assert EndReason.INFRA_ERROR not in reasons
     assert any(t.turns[0].cell is not None for t in group)  # the tag bias makes cells common
     assert engine.stats.batch_rows > engine.stats.steps  # concurrent requests were batched
+    assert engine.prefix.hits > 0  # later turns reused their episode's KV (and still match above)
     await engine.close()
 
 
@@ -108,6 +109,7 @@ async def test_adapter_logprobs_match_merged_weights(engine, tiny_model_dir):
     assert max(abs(x - y) for x, y in zip(base, merged)) > 1e-2  # the adapter really changed the policy
     # a second version overwrites the weights in place
     await engine.load_adapter(4, later)
+    assert len(engine.prefix) == 0  # KV of the old weights is dropped
     gen = await engine.generate(group[0].token_ids[: group[0].prompt_len], SamplingParams(max_new_tokens=3))
     assert gen.policy_version == 4
     await engine.close()
