@@ -39,10 +39,17 @@ def lora_config_from_tensors(tensors: dict[str, Any], given: dict[str, Any]):
         r=int(given.get("r", rank)),
         lora_alpha=alpha,
         lora_dropout=0.0,
-        target_modules=sorted(given.get("target_modules") or targets),
+        target_modules=_targets(given.get("target_modules")) or sorted(targets),
         bias="none",
         task_type="CAUSAL_LM",
     )
+
+
+def _targets(given: Any) -> Any:
+    """PEFT accepts a list of module names or one string (a regex or `all-linear`)."""
+    if not given:
+        return None
+    return given if isinstance(given, str) else sorted(given)
 
 
 def apply_lora_tensors(model, tensors: dict[str, Any], lora: dict[str, Any], device: str):
