@@ -56,20 +56,28 @@ class RunningBatch:
             self._prefill(fresh, fresh_gens)
 
     def _prefill(self, requests: list[Any], generators: list[torch.Generator]) -> None:
+        """Prefills each distinct prompt once (a GRPO group shares its prompt) and copies rows."""
         from transformers import DynamicCache
 
-        width = max(len(r.prompt) for r in requests)
-        ids = torch.full((len(requests), width), self.pad_id, dtype=torch.long)
-        mask = torch.zeros((len(requests), width), dtype=torch.long)
-        for row, req in enumerate(requests):
-            ids[row, width - len(req.prompt):] = torch.tensor(req.prompt)
-            mask[row, width - len(req.prompt):] = 1
+        unique: dict[tuple[int, ...], int] = {}
+        for req in requests:
+            unique.setdefault(tuple(req.prompt), len(unique))
+        prompts = list(unique)
+        width = max(len(p) for p in prompts)
+        ids = torch.full((len(prompts), width), self.pad_id, dtype=torch.long)
+        mask = torch.zeros((len(prompts), width), dtype=torch.long)
+        for row, prompt in enumerate(prompts):
+            ids[row, width - len(prompt):] = torch.tensor(prompt)
+            mask[row, width - len(prompt):] = 1
         ids, mask = ids.to(self.device), mask.to(self.device)
         positions = (mask.cumsum(-1) - 1).clamp(min=0)
         cache = DynamicCache(config=self.model.config)
         logits = self.model(input_ids=ids, attention_mask=mask, position_ids=positions, past_key_values=cache,
                             use_cache=True, logits_to_keep=1).logits[:, -1, :]
-        self._merge(requests, generators, cache, mask, positions[:, -1] + 1, logits)
+        rows = torch.tensor([unique[tuple(r.prompt)] for r in requests], dtype=torch.long, device=self.device)
+        if len(prompts) < len(requests):
+            cache.batch_select_indices(rows)  # repeated indices copy a prompt's KV into each of its rows
+        self._merge(requests, generators, cache, mask[rows], positions[rows, -1] + 1, logits[rows])
 
     def _prefill_from(self, req: Any, generator: torch.Generator, cached: int, kv: list) -> None:
         """Prefills only the part of `req.prompt` after its first `cached` tokens, whose KV is `kv`."""
