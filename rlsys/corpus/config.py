@@ -34,6 +34,8 @@ class CorpusConfig(Section):
     """Query path: `memory` (vectors and BM25 held in RAM, ~1 ms a query) or `lancedb` (LanceDB vector search + its native full-text index)."""
     candidates: int = 50
     """Passages taken from each retriever (vector, BM25) before fusion into pages."""
+    vector_probe: int = 16
+    """Cells probed by the in-memory vector search (k-means IVF, used from 8,192 passages up; ~sqrt(passages)/2 cells)."""
     rrf_k: float = 10.0
     """Reciprocal-rank-fusion constant: a page's fused score is sum(weight / (rrf_k + rank))."""
     vector_weight: float = 1.0

@@ -43,7 +43,8 @@ def model_identity(name: str) -> str:
 class Embedder:
     """Encodes texts to unit-length float32 vectors; thread-safe; one instance per process is enough."""
 
-    def __init__(self, model: str = DEFAULT_MODEL, *, threads: int | None = 1, cache_size: int = 4096):
+    def __init__(self, model: str = DEFAULT_MODEL, *, threads: int | None = None, cache_size: int = 4096):
+        """`threads` sets torch's (process-wide) thread count; None leaves it (OMP_NUM_THREADS rules)."""
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
         import torch

@@ -18,11 +18,13 @@ native full-text index) for the two passage channels.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 
 import numpy as np
 
 from rlsys.corpus.bm25 import BM25, tokenize
+from rlsys.corpus.vector_clusters import ClusteredVectors
 
 MODES = ("hybrid", "vector", "fulltext", "title")
 WORD_RE = re.compile(r"\w+", re.UNICODE)
@@ -38,16 +40,11 @@ class Fusion:
     fulltext_weight: float = 1.0
     title_weight: float = 1.0
     title_vector_weight: float = 0.25
-
-
-def _folded_words(text: str) -> str:
-    return " " + " ".join(tokenize_all(text)) + " "
+    vector_probe: int = 16
 
 
 def tokenize_all(text: str) -> list[str]:
     """Like `bm25.tokenize` but keeping stopwords (for whole-title matching)."""
-    import unicodedata
-
     folded = unicodedata.normalize("NFKD", text.lower())
     return WORD_RE.findall("".join(c for c in folded if not unicodedata.combining(c)))
 
@@ -72,8 +69,12 @@ class PageRetriever:
         self.passage_vectors = passage_vectors
         self.fusion = fusion
         self.bm25 = BM25(passage_texts)
-        self._title_phrases = [(_folded_words(t), i) for i, t in enumerate(page_titles)]
-        self._title_phrases.sort(key=lambda x: -len(x[0]))
+        self.passage_index = ClusteredVectors(passage_vectors, n_probe=fusion.vector_probe)
+        self._titles_by_first_word: dict[str, list[tuple[str, int]]] = {}
+        for i, title in enumerate(page_titles):
+            words = tokenize_all(title)
+            if words and len(" ".join(words)) > 1:
+                self._titles_by_first_word.setdefault(words[0], []).append((" " + " ".join(words) + " ", i))
         self.lance_passages = lance_passages  # LanceDB table for the `lancedb` backend, else None
         self._passage_row = {pid: i for i, pid in enumerate(passage_ids)}
 
@@ -97,8 +98,7 @@ class PageRetriever:
     def vector_channel(self, qvecs: np.ndarray) -> list[list[tuple[int, int]]]:
         if self.lance_passages is not None:
             return [self._lance_vector(q) for q in qvecs]
-        sims = qvecs @ self.passage_vectors.T
-        return [self._by_passage(self._top(row, self.fusion.candidates)) for row in sims]
+        return [self._by_passage(rows) for rows, _ in self.passage_index.search(qvecs, self.fusion.candidates)]
 
     def fulltext_channel(self, query: str) -> list[tuple[int, int]]:
         if self.lance_passages is not None:
@@ -110,8 +110,11 @@ class PageRetriever:
         return [[(int(i), -1) for i in self._top(row, self.fusion.candidates)] for row in sims]
 
     def title_exact_channel(self, query: str) -> list[tuple[int, int]]:
-        folded = _folded_words(query)
-        return [(i, -1) for phrase, i in self._title_phrases if len(phrase) > 2 and phrase in folded][:10]
+        words = tokenize_all(query)
+        folded = " " + " ".join(words) + " "
+        found = {(phrase, i) for w in set(words) for phrase, i in self._titles_by_first_word.get(w, ())
+                 if phrase in folded}
+        return [(i, -1) for phrase, i in sorted(found, key=lambda x: (-len(x[0]), x[1]))][:10]
 
     # -- LanceDB backend ------------------------------------------------------------------------
     def _lance_vector(self, qvec: np.ndarray) -> list[tuple[int, int]]:

@@ -112,7 +112,7 @@ class CorpusService:
 
         if build:
             ensure_index(cfg)
-        fusion = Fusion(candidates=cfg.candidates, rrf_k=cfg.rrf_k, vector_weight=cfg.vector_weight,
+        fusion = Fusion(candidates=cfg.candidates, rrf_k=cfg.rrf_k, vector_probe=cfg.vector_probe, vector_weight=cfg.vector_weight,
                         fulltext_weight=cfg.fulltext_weight, title_weight=cfg.title_weight,
                         title_vector_weight=cfg.title_vector_weight)
         return cls.open(cfg.index_dir, embedding_model=cfg.embedding_model, source=source_key(cfg),
