@@ -263,6 +263,11 @@ def ensure_index(cfg: "CorpusConfig", *, progress: bool = False) -> Path:
     if manifest is not None:
         check_manifest(index_dir, manifest, embedding_model=model_identity(cfg.embedding_model),
                        source=source_key(cfg), complete=False)
+        chunking = (manifest.get("chunk_words"), manifest.get("chunk_overlap"))
+        if chunking != (cfg.chunk_words, cfg.chunk_overlap):
+            raise IndexMismatchError(
+                f"index at {index_dir} was chunked with chunk_words/chunk_overlap={chunking[0]}/{chunking[1]}, "
+                f"the config asks for {cfg.chunk_words}/{cfg.chunk_overlap}: rebuild it (--rebuild)")
         if manifest.get("complete"):
             return index_dir
     embedder = shared_embedder(cfg.embedding_model)

@@ -90,6 +90,8 @@ def test_other_embedding_model_or_source_is_refused(tiny):
     other_model = tiny.model_copy(update={"embedding_model": "sentence-transformers/paraphrase-MiniLM-L3-v2"})
     with pytest.raises(IndexMismatchError, match="paraphrase-MiniLM-L3-v2"):
         ensure_index(other_model)
+    with pytest.raises(IndexMismatchError, match="chunk_words"):
+        ensure_index(tiny.model_copy(update={"chunk_words": 60}))
     other_corpus = tiny.model_copy(update={"synthetic_entities": N + 1})
     with pytest.raises(IndexMismatchError, match=f"synthetic:{N + 1}"):
         ensure_index(other_corpus)
