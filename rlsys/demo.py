@@ -43,9 +43,14 @@ def build_corpus(cfg: Config) -> Path:
 
 
 def build_model(cfg: Config) -> Path:
-    from rlsys.rollout.tiny_model import ensure_model
+    from rlsys.base_model import ensure_base_model
+    from rlsys.progress import make_progress
 
-    return ensure_model(cfg.model)
+    with make_progress() as progress:
+        task = progress.add_task("base-model pretraining", total=max(1, cfg.model.pretrain_steps), status="")
+        return ensure_base_model(
+            cfg, on_step=lambda step, loss: progress.update(task, completed=step, status=f"loss {loss:.3f}")
+        )
 
 
 def expert_trajectories(cfg: Config, out_dir: Path) -> dict:
@@ -69,7 +74,7 @@ def expert_trajectories(cfg: Config, out_dir: Path) -> dict:
                 task = progress.add_task("expert episodes", total=len(questions), status="")
                 return await generate_expert_trajectories(
                     questions, pool, max_turns=cfg.rollout.max_turns, concurrency=cfg.sandbox.containers_per_worker,
-                    progress=lambda: progress.advance(task),
+                    progress=lambda: progress.advance(task), prompt_style=cfg.rollout.system_prompt,
                 )
 
     episodes = asyncio.run(go())
@@ -108,7 +113,7 @@ def run_demo(cfg: Config, cfg_path: str | None, overrides: list[str], run_dir: P
     index = build_corpus(cfg)
     _done(t, f"index at {index}")
 
-    t = _stage("2/6 model", "tiny Qwen3-architecture base model")
+    t = _stage("2/6 model", "tiny Qwen3-architecture base model (built and pretrained here)")
     model = build_model(cfg)
     _done(t, f"model at {model}")
 
@@ -121,20 +126,20 @@ def run_demo(cfg: Config, cfg_path: str | None, overrides: list[str], run_dir: P
     _done(t, f"SFT adapter at {run_dir / 'sft' / 'adapter'}")
 
     t = _stage("5/6 grpo", "GRPO through Ray, with eval of base, SFT and SFT+RL")
-    controller = Controller(cfg, run_dir / "rl", init_adapter=str(run_dir / "sft" / "adapter"))
+    controller = Controller(cfg, run_dir, init_adapter=str(run_dir / "sft" / "adapter"))
     try:
         controller.setup(push=False)
         base = controller.evaluate(stage="base", step=0)
         controller.system.push_adapter()
         sft = controller.evaluate(stage="sft", step=0)
         controller.run()
-        final = controller.evaluate(stage="sft_rl", step=controller.step)
+        final = controller.evaluate(stage="rl", step=controller.step)
     finally:
         controller.close()
     _done(t, f"accuracy base {base['accuracy']:.3f} -> SFT {sft['accuracy']:.3f} -> SFT+RL {final['accuracy']:.3f}")
 
     t = _stage("6/6 report", "markdown table and plots")
-    report = write_report(run_dir / "rl", sft_dir=run_dir / "sft")
+    report = write_report(run_dir)
     _done(t, f"report at {report}")
     console.print(f"[bold]demo finished in {time.perf_counter() - started:.0f} s[/bold]; run dir: {run_dir}")
     return report

@@ -40,7 +40,9 @@ class ExpertEpisode:
     reason: str
 
 
-async def run_expert_episode(question: Question, executor: CodeExecutor, max_turns: int = 2) -> ExpertEpisode:
+async def run_expert_episode(
+    question: Question, executor: CodeExecutor, max_turns: int = 2, prompt_style: str = "reference"
+) -> ExpertEpisode:
     """One expert episode through the sandbox; `kept` when the output shows the gold answer."""
     episode_id = f"expert-{question.id}"
     cell = expert_cell(question)
@@ -49,7 +51,7 @@ async def run_expert_episode(question: Question, executor: CodeExecutor, max_tur
         result = await executor.run(episode_id, cell)
     finally:
         await executor.close(episode_id)
-    messages = initial_messages(question.question, max_turns)
+    messages = initial_messages(question.question, max_turns, prompt_style)
     messages.append({"role": "assistant", "content": f"<python>\n{cell}\n</python>"})
     messages.append({"role": "user", "content": observation_text(result)})
     if max_turns == 2:
@@ -63,7 +65,8 @@ async def run_expert_episode(question: Question, executor: CodeExecutor, max_tur
 
 
 async def generate_expert_trajectories(
-    questions: Iterable[Question], executor: CodeExecutor, max_turns: int = 2, concurrency: int = 8, progress=None
+    questions: Iterable[Question], executor: CodeExecutor, max_turns: int = 2, concurrency: int = 8, progress=None,
+    prompt_style: str = "reference",
 ) -> list[ExpertEpisode]:
     """Runs the expert on every question (bounded concurrency); returns all episodes in order."""
     questions = list(questions)
@@ -71,7 +74,7 @@ async def generate_expert_trajectories(
 
     async def one(q: Question) -> ExpertEpisode:
         async with gate:
-            episode = await run_expert_episode(q, executor, max_turns)
+            episode = await run_expert_episode(q, executor, max_turns, prompt_style)
         if progress is not None:
             progress()
         return episode

@@ -58,6 +58,8 @@ class Controller:
         from rlsys.actors.system import System
         from rlsys.metrics import MetricsWriter
 
+        if self.cfg.train.mode == "collocated":
+            check_collocated_memory(self.cfg)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         (self.run_dir / "config.json").write_text(json.dumps(self.cfg.model_dump(mode="json"), indent=2))
         self.train_questions, self.test_questions = load_questions(self.cfg)
@@ -116,7 +118,7 @@ class Controller:
                 last = summary
                 advance(f"reward {summary['reward_mean']:+.3f}  acc {summary['accuracy']:.2f}")
                 if cfg.eval_every and self.step % cfg.eval_every == 0 and self.step < cfg.steps:
-                    self.evaluate(stage="rl", step=self.step)
+                    self.evaluate(stage=f"rl-step{self.step}", step=self.step)
                 if cfg.checkpoint_every and self.step % cfg.checkpoint_every == 0:
                     self.checkpoint()
         if pending is not None:
@@ -180,6 +182,22 @@ class Controller:
             self.system.shutdown()
 
 
+def check_collocated_memory(cfg: Config) -> None:
+    """Prints the one-GPU memory plan (generate / judge / learn) and refuses to start when a
+    phase cannot fit, naming what to change."""
+    import torch
+
+    from rlsys.memory_plan import plan_memory
+
+    if not torch.cuda.is_available():
+        raise RuntimeError("train.mode=collocated shares one CUDA GPU between all actors, and none is visible; "
+                           "use train.mode=local on a CPU machine")
+    gpu_gb = torch.cuda.get_device_properties(0).total_memory / 2**30
+    plan = plan_memory(cfg, gpu_gb)
+    print(plan.render())
+    plan.check()
+
+
 def load_questions(cfg: Config) -> tuple[list[Question], list[Question]]:
     """Train and held-out questions of the configured corpus."""
     from rlsys.corpus.loaders import load_questions as load, questions_source_for
@@ -208,9 +226,9 @@ def run_training(args: argparse.Namespace) -> int:
     try:
         controller.setup()
         if args.eval_before and controller.step == 0:
-            controller.evaluate(stage="start", step=0)
+            controller.evaluate(stage="sft" if args.init_adapter else "base", step=0)
         controller.run()
-        controller.evaluate(stage="final", step=controller.step)
+        controller.evaluate(stage="rl", step=controller.step)
     finally:
         controller.close()
     print(f"training finished: {run_dir}")

@@ -37,6 +37,8 @@ class LearnerConfig(Section):
     """Trajectories longer than this are truncated (the tail is dropped) before training; also the `constant` normaliser."""
     micro_batch: int = 4
     """Trajectories per forward/backward micro-batch."""
+    logits_chunk_tokens: int = 1024
+    """Positions per chunk of the checkpointed vocabulary projection in the loss (bounds logits memory)."""
     micro_batch_tokens: int = 0
     """Also cap a micro-batch at this many (padded) tokens; 0 = only `micro_batch` limits it."""
     grad_clip: float = 1.0

@@ -123,8 +123,10 @@ class Learner:
             ref = None
             if cfg.kl_coef > 0:
                 with torch.no_grad(), model.disable_adapter():
-                    ref, _ = token_logprobs(model, mb.input_ids, mb.attention_mask, mb.temperatures)
-            logprobs, entropy = token_logprobs(model, mb.input_ids, mb.attention_mask, mb.temperatures, with_entropy=True)
+                    ref, _ = token_logprobs(model, mb.input_ids, mb.attention_mask, mb.temperatures,
+                                            chunk=cfg.logits_chunk_tokens)
+            logprobs, entropy = token_logprobs(model, mb.input_ids, mb.attention_mask, mb.temperatures, with_entropy=True,
+                                               chunk=cfg.logits_chunk_tokens)
             return grpo_loss(
                 logprobs, mb.behaviour_logprobs, mb.advantages, mb.loss_mask, cfg.clip_eps,
                 ref_logprobs=ref, kl_coef=cfg.kl_coef, normalisation=cfg.loss_normalisation,

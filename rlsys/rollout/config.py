@@ -14,6 +14,8 @@ class ModelConfig(Section):
     """Build the tiny random-init Qwen3-architecture model at `path` when it is missing."""
     tiny_size: Literal["nano", "tiny", "small", "base"] = "tiny"
     """Size preset of the tiny model (about 0.7M, 4M, 13M, 20M parameters)."""
+    pretrain_steps: int = 0
+    """Tiny model only: full-parameter LM steps on corpus text and tool-use transcripts that make it a base model."""
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
     """Weights dtype: `auto` is bfloat16 on GPU and float32 on CPU."""
 
@@ -21,6 +23,8 @@ class ModelConfig(Section):
 class RolloutConfig(Section):
     engine: Literal["hf", "vllm"] = "hf"
     """Generation engine: `hf` (transformers, CPU or GPU) or `vllm` (GPU)."""
+    system_prompt: Literal["reference", "compact"] = "reference"
+    """System prompt: `reference` (functions, strategy, worked example, rules) or `compact` (functions only; tiny models)."""
     group_size: int = 24
     """Rollouts per question (K), the GRPO group."""
     temperature_min: float = 0.7

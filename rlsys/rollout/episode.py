@@ -40,10 +40,11 @@ class EpisodeLimits:
     max_episode_tokens: int = 4096
     top_p: float = 1.0
     cell_timeout_s: float | None = None
+    prompt_style: str = "reference"
 
     @classmethod
     def from_config(cls, cfg: RolloutConfig, cell_timeout_s: float | None = None) -> "EpisodeLimits":
-        return cls(cfg.max_turns, cfg.max_new_tokens, cfg.max_episode_tokens, cfg.top_p, cell_timeout_s)
+        return cls(cfg.max_turns, cfg.max_new_tokens, cfg.max_episode_tokens, cfg.top_p, cell_timeout_s, cfg.system_prompt)
 
 
 @dataclass
@@ -72,9 +73,10 @@ def encode(tokenizer: Any, text: str) -> list[int]:
     return list(tokenizer.encode(text, add_special_tokens=False))
 
 
-def prompt_ids(tokenizer: Any, question: str, max_turns: int) -> list[int]:
+def prompt_ids(tokenizer: Any, question: str, max_turns: int, style: str = "reference") -> list[int]:
     """The episode's opening tokens: system + question + the assistant header."""
-    text = tokenizer.apply_chat_template(initial_messages(question, max_turns), tokenize=False, add_generation_prompt=True)
+    messages = initial_messages(question, max_turns, style)
+    text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
     return encode(tokenizer, text)
 
 
@@ -94,7 +96,7 @@ async def run_episode(
     started = time.perf_counter()
     timings = {"generate_s": 0.0, "sandbox_s": 0.0}
     toks = _Tokens()
-    toks.add_context(prompt_ids(tokenizer, question.question, limits.max_turns))
+    toks.add_context(prompt_ids(tokenizer, question.question, limits.max_turns, limits.prompt_style))
     prompt_len = len(toks.ids)
     turns: list[Turn] = []
     versions: list[int] = []

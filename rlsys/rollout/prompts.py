@@ -79,11 +79,27 @@ NO_CELL_TEXT = (
 )
 
 
-def system_prompt(max_turns: int) -> str:
-    """The system prompt: the three functions with signatures, a worked example, the rules."""
+COMPACT_SYSTEM_TEMPLATE = """Answer the question with Python code that searches Wikipedia, then answer.
+
+FUNCTIONS:
+- search_pages(query: str) -> list[dict] with {{page_id, title, score}}
+- view_sections(page_id: str) -> list[dict] with {{section_id, section_name, level}}
+- read_section(section_id: str) -> str  ("page_id:full" is the whole page)
+
+Write code in <python> tags and the final answer in <answer> tags. You have {max_turns} turns."""
+
+PROMPT_STYLES = {"reference": SYSTEM_TEMPLATE, "compact": COMPACT_SYSTEM_TEMPLATE}
+
+
+def system_prompt(max_turns: int, style: str = "reference") -> str:
+    """The system prompt: `reference` lists the three functions with signatures, a worked example
+    and the rules; `compact` only the functions and the protocol (a quarter of the tokens, for
+    tiny models whose cost is dominated by the prompt)."""
     if max_turns < 1:
         raise ValueError(f"max_turns must be >= 1, got {max_turns}")
-    return SYSTEM_TEMPLATE.format(max_turns=max_turns)
+    if style not in PROMPT_STYLES:
+        raise ValueError(f"unknown system prompt style {style!r}; choose one of {', '.join(PROMPT_STYLES)}")
+    return PROMPT_STYLES[style].format(max_turns=max_turns)
 
 
 def question_text(question: str) -> str:
@@ -91,10 +107,10 @@ def question_text(question: str) -> str:
     return f"Question: {question.strip()}"
 
 
-def initial_messages(question: str, max_turns: int) -> list[dict[str, str]]:
+def initial_messages(question: str, max_turns: int, style: str = "reference") -> list[dict[str, str]]:
     """`[system, user]` chat messages that open an episode."""
     return [
-        {"role": "system", "content": system_prompt(max_turns)},
+        {"role": "system", "content": system_prompt(max_turns, style)},
         {"role": "user", "content": question_text(question)},
     ]
 

@@ -22,6 +22,12 @@ def pipeline_artifacts(tmp_path_factory):
     return index, model
 
 
+@pytest.fixture(scope="session")
+def make_config(pipeline_artifacts):
+    """`make_config(run_dir, "key=value", ...)`: the tiny preset at test scale."""
+    return lambda run_dir, *overrides: pipeline_config(pipeline_artifacts, run_dir, *overrides)
+
+
 def pipeline_config(artifacts, run_dir, *overrides: str) -> Config:
     index, model = artifacts
     return load_config(

@@ -12,19 +12,18 @@ import time
 import pytest
 
 from rlsys.metrics import read_metrics
-from tests.pipeline.conftest import pipeline_config
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def sft_adapter(pipeline_artifacts, tmp_path_factory):
+def sft_adapter(pipeline_artifacts, make_config, tmp_path_factory):
     """A nano policy SFT'd on scripted-expert trajectories (run through the real sandbox)."""
     from rlsys.demo import expert_trajectories, run_sft
 
     root = tmp_path_factory.mktemp("sft")
     overrides = ["sft.expert_questions=120", "sft.epochs=6", "sft.batch_size=8", "sft.micro_batch=8"]
-    cfg = pipeline_config(pipeline_artifacts, root / "run", *overrides)
+    cfg = make_config(root / "run", *overrides)
     stats = expert_trajectories(cfg, root / "data")
     assert stats["kept"] >= 60, stats
     index, model = pipeline_artifacts
@@ -41,11 +40,11 @@ def _controller(cfg, run_dir, **kw):
     return controller
 
 
-def test_async_pipeline_bounds_staleness_and_survives_a_killed_sandbox_worker(pipeline_artifacts, sft_adapter, local_ray, tmp_path):
+def test_async_pipeline_bounds_staleness_and_survives_a_killed_sandbox_worker(make_config, sft_adapter, local_ray, tmp_path):
     import ray
 
     run = tmp_path / "run"
-    cfg = pipeline_config(pipeline_artifacts, run, "train.steps=3", "train.max_staleness=1", "sandbox.workers=2",
+    cfg = make_config(run, "train.steps=3", "train.max_staleness=1", "sandbox.workers=2",
                           "learner.lr=5e-3")
     controller = _controller(cfg, run, init_adapter=str(sft_adapter))
     try:
@@ -65,9 +64,9 @@ def test_async_pipeline_bounds_staleness_and_survives_a_killed_sandbox_worker(pi
     assert (run / "checkpoints" / "step_000003" / "controller.json").is_file()
 
 
-def test_resume_continues_step_count_without_duplicates(pipeline_artifacts, local_ray, tmp_path):
+def test_resume_continues_step_count_without_duplicates(make_config, local_ray, tmp_path):
     run = tmp_path / "run"
-    cfg = pipeline_config(pipeline_artifacts, run, "train.steps=2")
+    cfg = make_config(run, "train.steps=2")
     controller = _controller(cfg, run)
     try:
         controller.run()
@@ -76,7 +75,7 @@ def test_resume_continues_step_count_without_duplicates(pipeline_artifacts, loca
     # a "crash" after step 2's checkpoint leaves a half-written metrics line behind
     with open(run / "metrics.jsonl", "a") as f:
         f.write('{"step": 3, "stage": "rl", "rew')
-    cfg = pipeline_config(pipeline_artifacts, run, "train.steps=4")
+    cfg = make_config(run, "train.steps=4")
     controller = _controller(cfg, run, resume=True)
     try:
         assert controller.step == 2

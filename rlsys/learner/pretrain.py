@@ -1,0 +1,107 @@
+"""Brief causal-LM pretraining of a tiny random-init model, so it is a *base model*.
+
+A Qwen3 checkpoint has seen web text and code before anyone fine-tunes it; a random-init tiny
+model has not, and LoRA cannot make up for that: with frozen embeddings, `lm_head` and norms at
+their small random init the logits stay nearly flat, and tokens never seen (the protocol tags)
+keep their random scores, so LoRA SFT stalls. A few hundred full-parameter steps of next-token
+prediction on plain text (corpus pages, and transcripts of tool use about *other* pages) give the
+tiny model the scale and vocabulary a real base model has, without teaching it the task.
+
+    pretrain_causal_lm("artifacts/models/tiny-qwen3", texts, steps=300)
+
+The model directory is rewritten atomically (written next to it, then renamed into place) and
+marked with `rlsys_pretrain.json`, so a second call is a no-op and a crash leaves the old model.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import random
+import shutil
+import time
+from pathlib import Path
+from typing import Callable, Sequence
+
+import torch
+
+log = logging.getLogger(__name__)
+
+MARKER = "rlsys_pretrain.json"
+
+
+def pretrained_marker(model_dir: str | Path) -> dict | None:
+    path = Path(model_dir) / MARKER
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def pretrain_causal_lm(
+    model_dir: str | Path,
+    texts: Sequence[str],
+    steps: int = 300,
+    batch_size: int = 8,
+    seq_len: int = 256,
+    lr: float = 3e-3,
+    seed: int = 0,
+    on_step: Callable[[int, float], None] | None = None,
+) -> dict:
+    """Full-parameter next-token training on `texts`; returns (and records) the loss summary."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    model_dir = Path(model_dir)
+    done = pretrained_marker(model_dir)
+    if done is not None:
+        return done
+    if not texts:
+        raise ValueError("pretraining needs text")
+    rng = random.Random(seed)
+    torch.manual_seed(seed)
+    tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
+    model = AutoModelForCausalLM.from_pretrained(str(model_dir), dtype=torch.float32)
+    model.train()
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    # one long stream of tokens, cut into windows: no padding, every position trains
+    stream: list[int] = []
+    for text in texts:
+        stream += tokenizer.encode(text, add_special_tokens=False) + [pad]
+    if len(stream) < seq_len + 1:
+        raise ValueError(f"pretraining text has {len(stream)} tokens; need more than seq_len={seq_len}")
+    data = torch.tensor(stream)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
+    warmup = max(1, steps // 20)
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: min(1.0, (s + 1) / warmup) * max(0.1, 1.0 - s / steps)
+    )
+    started = time.perf_counter()
+    losses: list[float] = []
+    for step in range(steps):
+        starts = [rng.randrange(0, len(stream) - seq_len - 1) for _ in range(batch_size)]
+        batch = torch.stack([data[s : s + seq_len + 1] for s in starts])
+        out = model(input_ids=batch[:, :-1], labels=batch[:, :-1].clone())
+        out.loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        schedule.step()
+        optimizer.zero_grad(set_to_none=True)
+        losses.append(float(out.loss))
+        if on_step:
+            on_step(step + 1, losses[-1])
+    summary = {
+        "steps": steps, "batch_size": batch_size, "seq_len": seq_len, "lr": lr, "texts": len(texts),
+        "tokens": len(stream), "loss_first": losses[0], "loss_last": sum(losses[-10:]) / len(losses[-10:]),
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+    tmp = model_dir.with_name(model_dir.name + ".pretrain-tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    shutil.copytree(model_dir, tmp)
+    model.save_pretrained(str(tmp))
+    (tmp / MARKER).write_text(json.dumps(summary, indent=2))
+    old = model_dir.with_name(model_dir.name + ".pretrain-old")
+    shutil.rmtree(old, ignore_errors=True)
+    os.replace(model_dir, old)
+    os.replace(tmp, model_dir)
+    shutil.rmtree(old, ignore_errors=True)
+    log.info("pretrained %s: loss %.3f -> %.3f in %d steps (%.0f s)", model_dir, summary["loss_first"],
+             summary["loss_last"], steps, summary["seconds"])
+    return summary
