@@ -84,7 +84,7 @@ def pretrain_causal_lm(
         optimizer.step()
         schedule.step()
         optimizer.zero_grad(set_to_none=True)
-        losses.append(float(out.loss))
+        losses.append(out.loss.item())
         if on_step:
             on_step(step + 1, losses[-1])
     summary = {

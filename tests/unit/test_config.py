@@ -67,3 +67,13 @@ def test_cli_config_docs_lists_every_field(capsys):
     out = capsys.readouterr().out
     for key, *_ in iter_fields():
         assert f"`{key}`" in out
+
+
+def test_readme_configuration_reference_is_current():
+    from pathlib import Path
+
+    from rlsys.commands.config import reference_table, with_reference
+
+    readme = Path(__file__).resolve().parents[2] / "README.md"
+    text = readme.read_text()
+    assert with_reference(text, reference_table()) == text, "run: rlsys config docs --write-readme README.md"
