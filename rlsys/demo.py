@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import time
 from pathlib import Path
 
@@ -108,6 +109,12 @@ def run_demo(cfg: Config, cfg_path: str | None, overrides: list[str], run_dir: P
 
     run_dir.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
+    # stages 2-4 train in this process before any actor exists: let torch use every core
+    # (OMP_NUM_THREADS=1 is meant for the many actors sharing the cores in stage 5)
+    import torch
+
+    actor_threads = torch.get_num_threads()
+    torch.set_num_threads(os.cpu_count() or 1)
 
     t = _stage("1/6 corpus", f"{cfg.corpus.source} corpus and its LanceDB index")
     index = build_corpus(cfg)
@@ -125,6 +132,7 @@ def run_demo(cfg: Config, cfg_path: str | None, overrides: list[str], run_dir: P
     run_sft(cfg_path, overrides, run_dir / "sft_data", run_dir / "sft")
     _done(t, f"SFT adapter at {run_dir / 'sft' / 'adapter'}")
 
+    torch.set_num_threads(actor_threads)
     t = _stage("5/6 grpo", "GRPO through Ray, with eval of base, SFT and SFT+RL")
     controller = Controller(cfg, run_dir, init_adapter=str(run_dir / "sft" / "adapter"))
     try:

@@ -63,6 +63,13 @@ class Controller:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         (self.run_dir / "config.json").write_text(json.dumps(self.cfg.model_dump(mode="json"), indent=2))
         self.train_questions, self.test_questions = load_questions(self.cfg)
+        if self.cfg.train.mode != "cluster":
+            # one machine: build what the actors share once, here, before they start
+            from rlsys.base_model import ensure_base_model
+            from rlsys.corpus.index import ensure_index
+
+            ensure_index(self.cfg.corpus, progress=True)
+            ensure_base_model(self.cfg)
         self.system = System.start(self.cfg, init_adapter=self.init_adapter)
         checkpoint = self._latest_checkpoint() if self.resume else None
         cursor = 0

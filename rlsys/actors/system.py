@@ -133,6 +133,7 @@ class System:
         self.judges: list[Any] = []
         self.learners: list[Any] = []  # rank 0 holds the policy; more ranks under DeepSpeed
         self.version = 0
+        self._config_ref = None
         self._adapter: tuple[int, Any] | None = None  # (version, object ref of tensors)
         self._next_rollout = 0
 
@@ -148,7 +149,9 @@ class System:
 
         init_ray(cfg)
         system = cls(cfg)
-        data = cfg.model_dump()
+        # one object-store copy of the config for every actor, held for the run so that Ray can
+        # restart an actor with its constructor arguments
+        system._config_ref = data = ray.put(cfg.model_dump())
         opts = system.groups.options
         log.info("starting %d corpus actor(s) (index %s)", cfg.corpus.replicas, cfg.corpus.index_dir)
         system.corpus = [
