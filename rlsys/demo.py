@@ -75,7 +75,7 @@ def expert_trajectories(cfg: Config, out_dir: Path) -> dict:
                 task = progress.add_task("expert episodes", total=len(questions), status="")
                 return await generate_expert_trajectories(
                     questions, pool, max_turns=cfg.rollout.max_turns, concurrency=cfg.sandbox.containers_per_worker,
-                    progress=lambda: progress.advance(task), prompt_style=cfg.rollout.system_prompt,
+                    progress=lambda: progress.advance(task), prompt_style=cfg.rollout.system_prompt, corpus=corpus,
                 )
 
     episodes = asyncio.run(go())

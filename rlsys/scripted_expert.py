@@ -5,9 +5,13 @@ section the answer lives in, RUNS that cell through a real sandbox (`CodeExecuto
 real corpus service, and then answers. Only episodes whose printed output contains the gold
 answer are kept (the reference SFT set was likewise filtered to correct trajectories).
 
-The program shape is deliberately regular (search with the question, read one section chosen
-by the kind of question, answer with a span of the output) so that a tiny model can learn it in
-minutes; the reference set in `../shared/data/seed-sft` shows the free-form version.
+The program shape is deliberately regular so that a tiny model can learn it in minutes: search
+with the entity's name (a short copy from the question), read the section chosen by the kind of
+question, and print a short window that starts at the words which precede the fact in the text
+("born in", "married", "founded in", ...), so the answer is a copy of the start of the output.
+Where that is not possible (the name is not in the question, the fact is not found) the cell
+searches with the whole question and prints the section. The reference set in
+`../shared/data/seed-sft` shows the free-form version.
 """
 
 from __future__ import annotations
@@ -23,13 +27,40 @@ from rlsys.rollout.prompts import final_turn_text, initial_messages, observation
 from rlsys.sandbox.types import CodeExecutor, ExecStatus
 
 
-def expert_cell(question: Question) -> str:
-    """The expert's code cell: search with the question, print the gold section of the top hit."""
+WINDOW_CHARS = 48
+
+
+def _quoted(text: str) -> str:
+    return text.replace("\\", "\\\\").replace('"', '\\"')
+
+
+def cue_before(section_text: str, answer: str) -> str | None:
+    """Up to two words right before the answer's first occurrence, leaving out words with digits
+    or capitals (years, names), e.g. "born in", "in [", "married"; None when there is none."""
+    at = section_text.find(answer)
+    if at <= 0:
+        return None
+    words = section_text[max(0, at - 30) : at].split(" ")[-3:]
+    while words and (any(ch.isdigit() for ch in words[0]) or words[0][:1].isupper() or not words[0].strip()):
+        words = words[1:]
+    cue = " ".join(words)
+    return cue if cue.strip() and section_text.find(cue) == section_text.find(cue + answer[:1]) else None
+
+
+def expert_cell(question: Question, title: str | None = None, section_text: str | None = None) -> str:
+    """The expert's code cell (see the module docstring)."""
     if not question.section_id or ":" not in question.section_id:
         raise ValueError(f"question {question.id} has no gold section; the scripted expert needs one")
     section = question.section_id.split(":", 1)[1]
-    query = question.question.replace("\\", "\\\\").replace('"', '\\"')
-    return f'pages = search_pages("{query}")\nprint(read_section(pages[0]["page_id"] + ":{section}"))'
+    cue = cue_before(section_text, question.answer) if section_text else None
+    if title and title in question.question and cue:
+        return (
+            f'pages = search_pages("{_quoted(title)}")\n'
+            f'text = read_section(pages[0]["page_id"] + ":{section}")\n'
+            f'i = text.find("{_quoted(cue)}")\n'
+            f"print(text[i:i + {WINDOW_CHARS}])"
+        )
+    return f'pages = search_pages("{_quoted(question.question)}")\nprint(read_section(pages[0]["page_id"] + ":{section}"))'
 
 
 @dataclass
@@ -41,11 +72,14 @@ class ExpertEpisode:
 
 
 async def run_expert_episode(
-    question: Question, executor: CodeExecutor, max_turns: int = 2, prompt_style: str = "reference"
+    question: Question, executor: CodeExecutor, max_turns: int = 2, prompt_style: str = "reference",
+    title: str | None = None, section_text: str | None = None,
 ) -> ExpertEpisode:
-    """One expert episode through the sandbox; `kept` when the output shows the gold answer."""
+    """One expert episode through the sandbox; `kept` when the output shows the gold answer.
+    `title`/`section_text` (the gold page's title and section, read host-side) let the expert
+    write the short-copy cell."""
     episode_id = f"expert-{question.id}"
-    cell = expert_cell(question)
+    cell = expert_cell(question, title, section_text)
     await executor.open(episode_id)
     try:
         result = await executor.run(episode_id, cell)
@@ -66,15 +100,21 @@ async def run_expert_episode(
 
 async def generate_expert_trajectories(
     questions: Iterable[Question], executor: CodeExecutor, max_turns: int = 2, concurrency: int = 8, progress=None,
-    prompt_style: str = "reference",
+    prompt_style: str = "reference", corpus=None,
 ) -> list[ExpertEpisode]:
-    """Runs the expert on every question (bounded concurrency); returns all episodes in order."""
+    """Runs the expert on every question (bounded concurrency); returns all episodes in order.
+    `corpus` (a `CorpusService`) gives the expert its privileged view of the gold page."""
     questions = list(questions)
     gate = asyncio.Semaphore(concurrency)
 
     async def one(q: Question) -> ExpertEpisode:
         async with gate:
-            episode = await run_expert_episode(q, executor, max_turns, prompt_style)
+            title = section_text = None
+            if corpus is not None and q.page_id and q.section_id:
+                page = corpus.read_section(f"{q.page_id}:full")
+                title = page.split("\n", 1)[0].lstrip("#").strip() if page.startswith("#") else None
+                section_text = corpus.read_section(q.section_id)
+            episode = await run_expert_episode(q, executor, max_turns, prompt_style, title, section_text)
         if progress is not None:
             progress()
         return episode
