@@ -43,7 +43,9 @@ def init_ray(cfg: Config) -> None:
         return
     env = {"env_vars": {"OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false", "HF_HUB_OFFLINE": "1"}}
     if cfg.train.ray_address:
-        ray.init(address=cfg.train.ray_address, runtime_env=env, log_to_driver=True)
+        # a cluster (or a `ray job submit` job) brings its own runtime env (cluster/runtime_env.yaml);
+        # a second one here would conflict with it. Actors limit their own threads.
+        ray.init(address=cfg.train.ray_address, log_to_driver=True)
     else:
         ray.init(num_cpus=max(2, _cpu_count()), include_dashboard=False, runtime_env=env, log_to_driver=True)
 

@@ -38,7 +38,7 @@ class LearnerConfig(Section):
     micro_batch: int = 4
     """Trajectories per forward/backward micro-batch."""
     logits_chunk_tokens: int = 1024
-    """Positions per chunk of the checkpointed vocabulary projection in the loss (bounds logits memory)."""
+    """Positions per chunk of the checkpointed vocabulary projection in the loss (bounds logits memory; 0 = all at once)."""
     micro_batch_tokens: int = 0
     """Also cap a micro-batch at this many (padded) tokens; 0 = only `micro_batch` limits it."""
     grad_clip: float = 1.0

@@ -66,6 +66,7 @@ def token_logprobs(
         temps = temperatures.to(device=hidden.device, dtype=torch.float32).view(B, 1, 1)
         temps = torch.where(temps > 0, temps, torch.ones_like(temps))  # T == 0 (greedy) records T = 1
     lp_chunks, ent_chunks = [], []
+    chunk = chunk if chunk > 0 else max(1, T - 1)
     for start in range(0, T - 1, chunk):
         stop = min(start + chunk, T - 1)
         args = (head, hidden[:, start:stop], targets[:, start:stop], temps, with_entropy)

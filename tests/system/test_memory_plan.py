@@ -72,8 +72,11 @@ def test_shapes_from_a_local_config_json(tmp_path):
         model_shape("org/unknown-7b")
 
 
+UNCHUNKED = "learner.logits_chunk_tokens=0"
+
+
 def test_learn_phase_of_the_24gb_preset_by_hand():
-    plan = plan_memory(preset(), 24)
+    plan = plan_memory(preset(UNCHUNKED), 24)
     learn = plan.phase("learn")
     assert item(plan, "learn", "policy weights (learner)") == 8_044_936_192
     assert item(plan, "learn", "LoRA + AdamW states (fp32)") == 33_030_144 * 16
@@ -87,14 +90,14 @@ def test_learn_phase_of_the_24gb_preset_by_hand():
 
 
 def test_refuses_with_what_to_change():
-    plan = plan_memory(preset(), 24)
+    plan = plan_memory(preset(UNCHUNKED), 24)
     with pytest.raises(MemoryPlanError) as err:
         plan.check()
     text = str(err.value)
     assert "learn phase needs" in text and "logits for the loss 10.43 GiB" in text
     assert "learner.logits_chunk_tokens" in text and "rollout.max_episode_tokens (now 6144)" in text
 
-    bigger_batch = plan_memory(preset("learner.micro_batch=8"), 24, PlanOptions(logits_chunk_tokens=1024))
+    bigger_batch = plan_memory(preset("learner.micro_batch=8", UNCHUNKED), 24, PlanOptions(logits_chunk_tokens=1024))
     with pytest.raises(MemoryPlanError, match=r"lower learner.micro_batch \(now 8\)"):
         bigger_batch.check()
 
@@ -144,9 +147,9 @@ def test_rule_judge_has_no_judge_phase(tmp_path):
 def test_command_line_exit_codes(capsys):
     from rlsys.memory_plan.__main__ import main
 
-    assert main(["--gpu-gb", "24", "--logits-chunk", "1024"]) == 0
+    assert main(["--gpu-gb", "24"]) == 0  # the preset's default: loss over 1,024-position chunks
     assert "rollout KV cache" in capsys.readouterr().out
-    assert main(["--gpu-gb", "24"]) == 1  # unchunked logits: the learn phase does not fit
+    assert main(["--gpu-gb", "24", "--set", UNCHUNKED]) == 1  # unchunked logits: the learn phase does not fit
     assert "DOES NOT FIT: the learn phase" in capsys.readouterr().out
     assert main(["--set", "model.path=nope/x"]) == 2
     assert "no shapes for model 'nope/x'" in capsys.readouterr().err
