@@ -25,10 +25,12 @@ def _free_port() -> int:
 def test_ray_job_submit_trains_and_writes_metrics(pipeline_artifacts, tmp_path):
     index, model = pipeline_artifacts
     port, dashboard = _free_port(), _free_port()
-    # the cluster's `python` is this virtualenv's, as on a cluster node built from the trainer image
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"}
+    # the cluster's `python` is this virtualenv's, as on a cluster node built from the trainer image;
+    # the throwaway cluster listens on loopback only, so it runs without Ray's token auth
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}",
+           "RAY_AUTH_MODE": "disabled"}
     head = subprocess.run(
-        [RAY, "start", "--head", "--num-cpus=2", f"--port={port}", "--include-dashboard=true",
+        [RAY, "start", "--head", "--node-ip-address=127.0.0.1", "--num-cpus=2", f"--port={port}", "--include-dashboard=true",
          "--dashboard-host=127.0.0.1", f"--dashboard-port={dashboard}", "--disable-usage-stats"],
         capture_output=True, text=True, timeout=300, env=env,
     )
@@ -51,7 +53,7 @@ def test_ray_job_submit_trains_and_writes_metrics(pipeline_artifacts, tmp_path):
         assert job.returncode == 0, output[-4000:]
         assert "succeeded" in output and "training finished" in output, output[-4000:]
     finally:
-        subprocess.run([RAY, "stop", "--force"], capture_output=True, timeout=120)
+        subprocess.run([RAY, "stop", "--force"], capture_output=True, timeout=120, env=env)
     steps = [r["step"] for r in read_metrics(run_dir, stage="rl")]
     assert steps == [1, 2]
     assert (run_dir / "eval" / "rl.json").is_file()
