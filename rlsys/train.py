@@ -49,6 +49,7 @@ class Controller:
         self.train_questions: list[Question] = []
         self.test_questions: list[Question] = []
         self.sampler: QuestionSampler | None = None
+        self.pending = None  # the step launched ahead of the learner (async), if any
 
     # ---- setup ---------------------------------------------------------------------------
 
@@ -92,7 +93,7 @@ class Controller:
 
         cfg = self.cfg.train
         staleness = cfg.max_staleness
-        pending = None  # (step, questions, in-flight generation) launched ahead of the learner
+        self.pending = pending = None  # (step, questions, in-flight generation) launched ahead of the learner
         last: dict[str, Any] = {}
         with step_progress(cfg.steps, start=self.step, description="GRPO") as advance:
             while self.step < cfg.steps:
@@ -107,6 +108,7 @@ class Controller:
                 # policy while the learner trains on this step's (one version behind).
                 if staleness >= 1 and step + 1 < cfg.steps:
                     pending = self._launch(step + 1)
+                self.pending = pending
                 t1 = time.perf_counter()
                 trained_at = self.system.version
                 learn = self.system.learn([o.trajectories for o in outcomes])
@@ -130,6 +132,7 @@ class Controller:
                     self.checkpoint()
         if pending is not None:
             pending[2].cancel()
+        self.pending = None
         self.checkpoint()
         self.system.save_adapter(self.run_dir / "adapter")
         return last
@@ -174,7 +177,9 @@ class Controller:
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
         self.system.save_learner_checkpoint(tmp / "learner")
-        state = {"step": self.step, "sampler_cursor": self.sampler.cursor, "policy_version": self.system.version}
+        # questions of a step launched ahead of the learner are handed out again after a resume
+        ahead = len(self.pending[1]) if self.pending else 0
+        state = {"step": self.step, "sampler_cursor": self.sampler.cursor - ahead, "policy_version": self.system.version}
         (tmp / CONTROLLER_STATE).write_text(json.dumps(state))
         os.replace(tmp, final)
         for old in sorted(root.glob("step_*"))[:-2]:  # keep the last two
