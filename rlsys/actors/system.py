@@ -211,7 +211,12 @@ class System:
         return metrics
 
     def push_adapter(self) -> None:
-        """Exports the learner's adapter once and loads it into every rollout worker."""
+        """Exports the learner's adapter once and loads it into every rollout worker (only the
+        workers that lack it when the version did not change, e.g. after a skipped step)."""
+        current = ray.get(self.learners[0].version.remote())
+        if self._adapter is not None and self._adapter[0] == current:
+            self._sync_adapters()
+            return
         version, tensors = ray.get(self.learners[0].export_adapter.remote())
         self._adapter = (version, ray.put(tensors))
         self.version = version
