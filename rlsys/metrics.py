@@ -13,8 +13,8 @@ step) and `eval` (step = the GRPO step the evaluation ran after; 0 before any RL
 Every `log` flushes (and fsyncs) the line, so a killed run loses nothing that was logged. A killed
 run may leave a truncated last line: `read_metrics` skips it and opening a writer removes it.
 Resuming at step s drops the crashed run's lines with step > s of the resumed stages (rewritten
-atomically through a temporary file and `os.replace`), and TensorBoard purges its events past s,
-so no step is recorded twice.
+atomically through a temporary file and `os.replace`), and the TensorBoard events of those stages are
+rebuilt from the kept lines, so no step is recorded twice.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 import time
 from pathlib import Path
 from typing import Any, Iterable
@@ -184,10 +185,27 @@ class MetricsWriter:
         if stage not in self._tb:
             from torch.utils.tensorboard import SummaryWriter
 
+            log_dir = self.run_dir / TB_DIR / stage
             resumed = self._resume_step is not None and (self._resume_stages is None or stage in self._resume_stages)
-            purge = self._resume_step + 1 if resumed else None
-            self._tb[stage] = SummaryWriter(log_dir=str(self.run_dir / TB_DIR / stage), purge_step=purge)
+            if resumed:
+                # Rebuild the stage's events from metrics.jsonl (already cut at the checkpoint)
+                # rather than rely on TensorBoard's purge, which depends on the order it reads files.
+                shutil.rmtree(log_dir, ignore_errors=True)
+            writer = SummaryWriter(log_dir=str(log_dir))
+            if resumed:
+                for row in read_metrics(self.run_dir, stage=stage):
+                    self._add_scalars(writer, stage, row["step"], _clean_metrics(
+                        {k: v for k, v in row.items() if k not in ("step", "stage", "time")}))
+                writer.flush()
+            self._tb[stage] = writer
         return self._tb[stage]
+
+    @staticmethod
+    def _add_scalars(writer, stage: str, step: int, clean: dict[str, float | int]) -> None:
+        for key, value in clean.items():
+            if isinstance(value, float) and not math.isfinite(value):
+                continue
+            writer.add_scalar(f"{stage}/{key}", value, global_step=step)
 
     def log(self, step: int, metrics: dict[str, float | int], stage: str = "rl") -> None:
         """Record `metrics` for `step` of `stage`; durable when this returns."""
@@ -203,10 +221,7 @@ class MetricsWriter:
             os.fsync(self._file.fileno())
         if self._use_tb:
             tb = self._tb_writer(stage)
-            for key, value in clean.items():
-                if isinstance(value, float) and not math.isfinite(value):
-                    continue
-                tb.add_scalar(f"{stage}/{key}", value, global_step=step)
+            self._add_scalars(tb, stage, step, clean)
             tb.flush()
         if self._wandb is not None:
             if stage not in self._wandb_stages:
