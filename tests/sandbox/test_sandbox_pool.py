@@ -120,11 +120,15 @@ async def test_cancelled_cell_discards_its_sandbox(dpool):
     await assert_serving(dpool)
 
 
+# a pure CPU spin (no allocation, so it cannot end early in a MemoryError on a fast machine)
+SPIN = "import threading\ndef spin():\n    while True:\n        pass\n"
+
+
 async def test_cpu_spin_in_a_thread_and_stopped_interpreter(dpool):
     r1, r2, r3, r4 = await run_cells(
-        dpool, "import threading\nthreading.Thread(target=lambda: [0 for _ in iter(int, 1)], daemon=True).start()",
+        dpool, SPIN + "threading.Thread(target=spin, daemon=True).start()",
         "print('main thread still answers')",
-        "import threading\nt = threading.Thread(target=lambda: [0 for _ in iter(int, 1)])\nt.start()\nt.join()",
+        SPIN + "t = threading.Thread(target=spin)\nt.start()\nt.join()",
         "import os, signal\nos.kill(os.getpid(), signal.SIGSTOP)", timeout_s=1)
     assert r1.status is ExecStatus.OK
     assert r2.status is ExecStatus.OK and r2.stdout == "main thread still answers\n"
