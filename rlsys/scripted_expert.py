@@ -1,17 +1,22 @@
 """A scripted expert searcher: SFT trajectories for the synthetic corpus.
 
-For each question it writes one code cell that searches with the question text and reads the
-section the answer lives in, RUNS that cell through a real sandbox (`CodeExecutor`) against the
-real corpus service, and then answers. Only episodes whose printed output contains the gold
-answer are kept (the reference SFT set was likewise filtered to correct trajectories).
+For each question it writes one code cell that searches with the question text and extracts the
+answer from the section it lives in, RUNS that cell through a real sandbox (`CodeExecutor`)
+against the real corpus service, and then answers with what the cell printed. Only episodes whose
+printed output shows the gold answer are kept (the reference SFT set was likewise filtered to
+correct trajectories).
 
-The program shape is deliberately regular so that a tiny model can learn it in minutes: search
-with the entity's name (a short copy from the question), read the section chosen by the kind of
-question, and print a short window that starts at the words which precede the fact in the text
-("born in", "married", "founded in", ...), so the answer is a copy of the start of the output.
-Where that is not possible (the name is not in the question, the fact is not found) the cell
-searches with the whole question and prints the section. The reference set in
-`../shared/data/seed-sft` shows the free-form version.
+The program shape is deliberately regular so that a tiny model can learn it in minutes:
+
+    pages = search_pages("<the question, copied>")
+    text = read_section(pages[0]["page_id"] + ":<section for this kind of question>")
+    print(text.split("<words before the fact>")[1].split("<character after it>")[0])
+
+so the cell is a template with one copied slot, two choices that follow from the kind of
+question, and the answer is a copy of the whole output. "Which X is married to Y?" questions,
+whose answer is the page itself, print `pages[0]["title"]`. Where no cue isolates the answer the
+cell prints the whole section. The reference set in `../shared/data/seed-sft` shows the free-form
+version.
 """
 
 from __future__ import annotations
@@ -26,41 +31,53 @@ from rlsys.corpus.types import Question
 from rlsys.rollout.prompts import final_turn_text, initial_messages, observation_text
 from rlsys.sandbox.types import CodeExecutor, ExecStatus
 
-
-WINDOW_CHARS = 48
+MAX_CUE_WORDS = 3
 
 
 def _quoted(text: str) -> str:
-    return text.replace("\\", "\\\\").replace('"', '\\"')
+    return text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
-def cue_before(section_text: str, answer: str) -> str | None:
-    """Up to two words right before the answer's first occurrence, leaving out words with digits
-    or capitals (years, names), e.g. "born in", "in [", "married"; None when there is none."""
+def answer_bounds(section_text: str, answer: str) -> tuple[str, str] | None:
+    """(cue, stop) with `section_text.split(cue)[1].split(stop)[0] == answer`, or None.
+
+    The cue is the shortest run of up to three words right before the answer's first occurrence
+    that holds no digits or capitals (so it is the same for every page of a kind: "born in ",
+    " in [", " married "); the stop is the character right after the answer."""
     at = section_text.find(answer)
-    if at <= 0:
+    if at <= 0 or at + len(answer) >= len(section_text):
         return None
-    words = section_text[max(0, at - 30) : at].split(" ")[-3:]
-    while words and (any(ch.isdigit() for ch in words[0]) or words[0][:1].isupper() or not words[0].strip()):
-        words = words[1:]
-    cue = " ".join(words)
-    return cue if cue.strip() and section_text.find(cue) == section_text.find(cue + answer[:1]) else None
+    stop = section_text[at + len(answer)]
+    if stop in answer:
+        return None
+    start = at
+    for _ in range(MAX_CUE_WORDS):
+        space = section_text.rfind(" ", 0, max(0, start - 1))
+        if space < 0 or "\n" in section_text[space:at]:
+            return None
+        start = space
+        cue = section_text[start:at]
+        if any(ch.isdigit() or ch.isupper() for ch in cue):
+            return None
+        parts = section_text.split(cue)
+        if len(parts) > 1 and parts[1].split(stop)[0] == answer:
+            return cue, stop
+    return None
 
 
-def expert_cell(question: Question, title: str | None = None, section_text: str | None = None) -> str:
+def expert_cell(question: Question, section_text: str | None = None, answer_is_title: bool = False) -> str:
     """The expert's code cell (see the module docstring)."""
     if not question.section_id or ":" not in question.section_id:
         raise ValueError(f"question {question.id} has no gold section; the scripted expert needs one")
-    section = question.section_id.split(":", 1)[1]
-    cue = cue_before(section_text, question.answer) if section_text else None
-    if title and title in question.question and cue:
-        return (
-            f'pages = search_pages("{_quoted(title)}")\n'
-            f'text = read_section(pages[0]["page_id"] + ":{section}")\n'
-            f'i = text.find("{_quoted(cue)}")\n'
-            f"print(text[i:i + {WINDOW_CHARS}])"
-        )
-    return f'pages = search_pages("{_quoted(question.question)}")\nprint(read_section(pages[0]["page_id"] + ":{section}"))'
+    search = f'pages = search_pages("{_quoted(question.question)}")\n'
+    if answer_is_title:
+        return search + 'print(pages[0]["title"])'
+    read = f'text = read_section(pages[0]["page_id"] + ":{question.section_id.split(":", 1)[1]}")\n'
+    bounds = answer_bounds(section_text, question.answer) if section_text else None
+    if bounds is None:
+        return search + read + "print(text)"
+    cue, stop = bounds
+    return search + read + f'print(text.split("{_quoted(cue)}")[1].split("{_quoted(stop)}")[0])'
 
 
 @dataclass
@@ -77,9 +94,9 @@ async def run_expert_episode(
 ) -> ExpertEpisode:
     """One expert episode through the sandbox; `kept` when the output shows the gold answer.
     `title`/`section_text` (the gold page's title and section, read host-side) let the expert
-    write the short-copy cell."""
+    write the extracting cell."""
     episode_id = f"expert-{question.id}"
-    cell = expert_cell(question, title, section_text)
+    cell = expert_cell(question, section_text, answer_is_title=title is not None and title == question.answer)
     await executor.open(episode_id)
     try:
         result = await executor.run(episode_id, cell)

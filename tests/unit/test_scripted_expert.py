@@ -1,15 +1,25 @@
 import ast
 
 from rlsys.corpus.types import Question
-from rlsys.scripted_expert import cue_before, expert_cell
+from rlsys.scripted_expert import answer_bounds, expert_cell
 
 SECTION = "## Early life\n\nClio Torström was born in 1917 in [Kileth Junction](Kileth Junction), the second child."
+COUNCIL = "### Local council\n\nIris Vale is a name. The current mayor of Delby is Ann Orr. Elections are held."
 
 
-def test_cue_skips_years_and_names():
-    assert cue_before(SECTION, "1917") == "born in "
-    assert cue_before(SECTION, "Kileth Junction") == "in ["
-    assert cue_before(SECTION, "Nowhere") is None
+def _extract(text: str, cue: str, stop: str) -> str:
+    return text.split(cue)[1].split(stop)[0]
+
+
+def test_bounds_isolate_the_answer_with_a_cue_free_of_names_and_digits():
+    assert answer_bounds(SECTION, "1917") == (" in ", " ")
+    assert answer_bounds(SECTION, "Kileth Junction") == (" [", "]")
+    assert answer_bounds(SECTION, "Nowhere") is None
+    # " is " first occurs after "Iris Vale", not after "Delby": the cue has to grow, but "Delby is"
+    # holds a capital, so no cue isolates the answer
+    assert answer_bounds(COUNCIL, "Ann Orr") is None
+    for answer in ("1917", "Kileth Junction"):
+        assert _extract(SECTION, *answer_bounds(SECTION, answer)) == answer
 
 
 def _run(cell: str, pages: dict[str, str]) -> str:
@@ -23,15 +33,15 @@ def _run(cell: str, pages: dict[str, str]) -> str:
     return "\n".join(out)
 
 
-def test_short_copy_cell_prints_a_window_that_starts_the_answer_after_the_cue():
-    q = Question("q1", "Clio Torström was born in which year?", "1917", "clio_torström", "clio_torström:early_life")
-    cell = expert_cell(q, "Clio Torström", SECTION)
-    assert 'search_pages("Clio Torström")' in cell
-    out = _run(cell, {"clio_torström:early_life": SECTION})
-    assert out.startswith("born in 1917")
+def test_cell_searches_with_the_question_and_prints_exactly_the_answer():
+    q = Question("q1", 'Clio "Torström" was born in which year?', "1917", "clio_torström", "clio_torström:early_life")
+    cell = expert_cell(q, SECTION)
+    assert 'search_pages("Clio \\"Torström\\" was born in which year?")' in cell
+    assert _run(cell, {"clio_torström:early_life": SECTION}) == "1917"
 
 
-def test_falls_back_to_the_whole_question_when_the_name_is_not_in_it():
+def test_title_answers_and_the_whole_section_fallback():
     q = Question("q2", "Which poet was born in 1917?", "Clio Torström", "clio_torström", "clio_torström:early_life")
-    cell = expert_cell(q, "Clio Torström", SECTION)
-    assert 'search_pages("Which poet was born in 1917?")' in cell and "text.find" not in cell
+    assert _run(expert_cell(q, SECTION, answer_is_title=True), {}) == "Clio Torström"
+    q3 = Question("q3", "Who is it?", "Nowhere", "clio_torström", "clio_torström:early_life")
+    assert _run(expert_cell(q3, SECTION), {"clio_torström:early_life": SECTION}) == SECTION
