@@ -5,13 +5,18 @@
 For `model.tiny` the model is built locally (`rlsys.rollout.tiny_model`) and, with
 `model.pretrain_steps > 0`, pretrained as a causal LM (`rlsys.learner.pretrain`) on the corpus
 pages plus the reference tool-use transcripts in `../shared/data/seed-sft` (questions about real
-Wikipedia pages, not the synthetic task), the way a real base model has seen web text and code.
+Wikipedia pages, not the synthetic task), the way a real base model has seen web text and code,
+plus copy drills (`copy_drills`): spans of page text repeated a few lines later. Copying what is in
+the context (a name into a query, a printed value into an answer) is the one skill a real base
+model brings that a few hundred steps of plain text do not teach a 4M-parameter model; the drills
+grow that skill (induction heads) without showing the task.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import random
 from pathlib import Path
 
 from rlsys.config import Config
@@ -19,8 +24,43 @@ from rlsys.config import Config
 log = logging.getLogger(__name__)
 
 
+# how a span and its copy are laid out: code, REPL echo, quotes, markup; never the task's own protocol
+DRILL_FORMATS = (
+    'name = "{s}"\nprint(name)\n{s}',
+    '>>> print("{s}")\n{s}',
+    'The phrase "{s}" was copied as: {s}',
+    "({s}) -> [{s}]",
+    "key: {s}\nvalue: {s}",
+    "<b>{s}</b> <i>{s}</i>",
+)
+
+
+def copy_drills(texts: list[str], count: int, seed: int = 0, per_text: int = 6) -> list[str]:
+    """`count` texts of `per_text` drills each: a span of 1-12 words and its copy. Half the spans
+    are runs of words of `texts`, half are words drawn at random from them, which cannot be
+    predicted from the words before, only copied."""
+    rng = random.Random(f"drills:{seed}")
+    words = [t.split() for t in texts if t.strip()]
+    vocabulary = sorted({w for ws in words for w in ws})
+    out = []
+    for _ in range(count):
+        lines = []
+        for _ in range(per_text):
+            source = rng.choice(words)
+            n = rng.randint(1, min(12, len(source)))
+            if rng.random() < 0.5:
+                span = " ".join(rng.choice(vocabulary) for _ in range(n))
+            else:
+                start = rng.randrange(0, len(source) - n + 1)
+                span = " ".join(source[start : start + n])
+            lines.append(rng.choice(DRILL_FORMATS).format(s=span))
+        out.append("\n\n".join(lines))
+    return out
+
+
 def pretraining_texts(cfg: Config, tokenizer) -> list[str]:
-    """Corpus pages and, where the recovered data is present, rendered seed-SFT transcripts."""
+    """Corpus pages, rendered seed-SFT transcripts (where the recovered data is present) and copy
+    drills making up `model.pretrain_copy_share` of the texts."""
     from rlsys.corpus.loaders import load_pages
     from rlsys.paths import shared_data_dir
 
@@ -34,7 +74,15 @@ def pretraining_texts(cfg: Config, tokenizer) -> list[str]:
         except (OSError, ValueError, KeyError) as err:
             log.warning("skipping %s: %s", path, err)
     # the transcripts are few next to the pages: repeat them so the format is seen often enough
-    return texts + transcripts * max(1, len(texts) // max(1, 4 * len(transcripts)))
+    texts = texts + transcripts * max(1, len(texts) // max(1, 4 * len(transcripts)))
+    share = cfg.model.pretrain_copy_share
+    if share > 0:
+        # drills are ~6 short lines; pages are ~10x longer: count drills by characters, not texts
+        chars = sum(len(t) for t in texts)
+        drills = copy_drills(texts, 1, cfg.train.seed)
+        per_drill = max(1, len(drills[0]))
+        texts += copy_drills(texts, int(chars * share / (1 - share) / per_drill), cfg.train.seed)
+    return texts
 
 
 def ensure_base_model(cfg: Config, on_step=None) -> Path:
@@ -47,9 +95,11 @@ def ensure_base_model(cfg: Config, on_step=None) -> Path:
 
     from rlsys.learner.pretrain import pretrain_causal_lm, pretrained_marker
 
-    if pretrained_marker(path) is None:
+    if pretrained_marker(path) is None:  # a model pretrained before is reused as it is
         tokenizer = AutoTokenizer.from_pretrained(str(path))
         summary = pretrain_causal_lm(path, pretraining_texts(cfg, tokenizer), steps=cfg.model.pretrain_steps,
+                                     seq_len=cfg.model.pretrain_seq_len, lr=cfg.model.pretrain_lr,
+                                     copy_steps=cfg.model.pretrain_copy_steps,
                                      seed=cfg.train.seed, on_step=on_step)
         log.info("base model pretrained: %s", summary)
     return path

@@ -16,6 +16,14 @@ class ModelConfig(Section):
     """Size preset of the tiny model (about 0.7M, 4M, 13M, 20M parameters)."""
     pretrain_steps: int = 0
     """Tiny model only: full-parameter LM steps on corpus text and tool-use transcripts that make it a base model."""
+    pretrain_copy_steps: int = 0
+    """Tiny model only: copy-task steps (random token runs repeated) before the LM steps; they grow induction heads."""
+    pretrain_seq_len: int = 256
+    """Tiny model only: tokens per pretraining window (8 windows per step)."""
+    pretrain_lr: float = 3e-3
+    """Tiny model only: peak learning rate of pretraining."""
+    pretrain_copy_share: float = 0.0
+    """Tiny model only: share of pretraining text (by characters) that is copy drills (spans repeated a line later)."""
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
     """Weights dtype: `auto` is bfloat16 on GPU and float32 on CPU."""
 
