@@ -117,9 +117,9 @@ def _runner(tiny_model_dir, data, **cfg):
 def test_sft_lowers_train_and_eval_loss(toy_dir, tiny_model_dir, tmp_path):
     tok = AutoTokenizer.from_pretrained(tiny_model_dir)
     data = prepare(load_examples(toy_dir, tok)[0], 0.25, 0, 4096)
-    runner = _runner(tiny_model_dir, data, epochs=6, lr=2e-2)
+    runner = _runner(tiny_model_dir, data, epochs=10, lr=2e-2)
     result = runner.train()
-    assert result.steps == 12
+    assert result.steps == 20
     losses = [l for _, l in result.train_losses]
     # (the random tiny model's small tied embeddings bound how far below ln(vocab) it can go)
     assert sum(losses[-3:]) / 3 < sum(losses[:3]) / 3 - 0.7, losses
