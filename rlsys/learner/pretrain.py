@@ -13,8 +13,9 @@ It starts with `copy_steps` steps on a copy task (`copy_task_batch`: runs of ran
 repeated after a gap, loss on the repeats only). Copying what is in the context (the question
 into a query, a printed value into the answer) is a skill every real base model has and the
 task needs; a tiny model does not find it in a few hundred steps of plain text, but on pure copy
-data it forms induction heads within ~400 steps (a sudden drop of the copy loss), and the text
-steps after that keep them.
+data it forms induction heads quickly (nano model, lr 5e-3, RoPE base 1e4: the copy loss dropped
+suddenly near step 350, copy accuracy 81% by step 400). Whether the LM steps after it keep them
+inside the demo's budget is not yet measured.
 
 The model directory is rewritten atomically (written next to it, then renamed into place) and
 marked with `rlsys_pretrain.json`, so a second call is a no-op and a crash leaves the old model.
@@ -110,7 +111,10 @@ def pretrain_causal_lm(
     )
     started = time.perf_counter()
     copy_losses: list[float] = []
-    low = max(tokenizer.all_special_ids + [0]) + 1  # ordinary tokens only
+    special = set(tokenizer.all_special_ids)
+    low = max(special | {0}) + 1  # ordinary tokens only, where the specials come first
+    if low >= len(tokenizer) - 16:
+        low = 0
     for step in range(copy_steps):
         loss = _copy_loss(model, *copy_task_batch(rng, low, len(tokenizer)))
         loss.backward()
