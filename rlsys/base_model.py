@@ -76,11 +76,12 @@ def pretraining_texts(cfg: Config, tokenizer) -> list[str]:
     # the transcripts are few next to the pages: repeat them so the format is seen often enough
     texts = texts + transcripts * max(1, len(texts) // max(1, 4 * len(transcripts)))
     share = cfg.model.pretrain_copy_share
+    if not 0 <= share < 1:
+        raise ValueError(f"model.pretrain_copy_share must be in [0, 1) (got {share})")
     if share > 0:
         # drills are ~6 short lines; pages are ~10x longer: count drills by characters, not texts
         chars = sum(len(t) for t in texts)
-        drills = copy_drills(texts, 1, cfg.train.seed)
-        per_drill = max(1, len(drills[0]))
+        per_drill = max(1, len(copy_drills(texts, 1, cfg.train.seed)[0]))
         texts += copy_drills(texts, int(chars * share / (1 - share) / per_drill), cfg.train.seed)
     return texts
 
