@@ -61,6 +61,9 @@ def copy_drills(texts: list[str], count: int, seed: int = 0, per_text: int = 6) 
 def pretraining_texts(cfg: Config, tokenizer) -> list[str]:
     """Corpus pages, rendered seed-SFT transcripts (where the recovered data is present) and copy
     drills making up `model.pretrain_copy_share` of the texts."""
+    share = cfg.model.pretrain_copy_share
+    if not 0 <= share < 1:
+        raise ValueError(f"model.pretrain_copy_share must be in [0, 1) (got {share})")
     from rlsys.corpus.loaders import load_pages
     from rlsys.paths import shared_data_dir
 
@@ -75,9 +78,6 @@ def pretraining_texts(cfg: Config, tokenizer) -> list[str]:
             log.warning("skipping %s: %s", path, err)
     # the transcripts are few next to the pages: repeat them so the format is seen often enough
     texts = texts + transcripts * max(1, len(texts) // max(1, 4 * len(transcripts)))
-    share = cfg.model.pretrain_copy_share
-    if not 0 <= share < 1:
-        raise ValueError(f"model.pretrain_copy_share must be in [0, 1) (got {share})")
     if share > 0:
         # drills are ~6 short lines; pages are ~10x longer: count drills by characters, not texts
         chars = sum(len(t) for t in texts)
