@@ -16,6 +16,7 @@ restarts the actor. A restarted rollout worker has lost its adapter: `push_adapt
 from __future__ import annotations
 
 import logging
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,16 +39,20 @@ ACTOR_LOST = (RayActorError,)
 
 
 def init_ray(cfg: Config) -> None:
-    """Joins `train.ray_address` (a cluster or `auto`) or starts a local instance."""
+    """Joins `train.ray_address` (a cluster or `auto`), else the job's cluster (RAY_ADDRESS), else
+    starts a local instance of its own."""
     if ray.is_initialized():
         return
     env = {"env_vars": {"OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false", "HF_HUB_OFFLINE": "1"}}
-    if cfg.train.ray_address:
+    # inside a `ray job submit` job RAY_ADDRESS names the job's cluster
+    address = cfg.train.ray_address or os.environ.get("RAY_ADDRESS")
+    if address:
         # a cluster (or a `ray job submit` job) brings its own runtime env (cluster/runtime_env.yaml);
         # a second one here would conflict with it. Actors limit their own threads.
-        ray.init(address=cfg.train.ray_address, log_to_driver=True)
+        ray.init(address=address, log_to_driver=True)
     else:
-        ray.init(num_cpus=max(2, _cpu_count()), include_dashboard=False, runtime_env=env, log_to_driver=True)
+        # "local": a fresh instance even where another Ray instance runs on this machine
+        ray.init(address="local", num_cpus=max(2, _cpu_count()), include_dashboard=False, runtime_env=env, log_to_driver=True)
 
 
 def _cpu_count() -> int:

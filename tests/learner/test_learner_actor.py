@@ -17,7 +17,7 @@ def test_learner_actor_steps_and_exports(tiny_model_dir, tmp_path):
     from rlsys.actors.learner_actor import create_learner_actors
     from rlsys.rollout.types import Trajectory
 
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
     try:
         cfg = Config(model=ModelConfig(path=str(tiny_model_dir), tiny=False, dtype="float32"),
                      learner=LearnerConfig(lora=LoraConfig(r=4, alpha=8), lr=1e-2, gradient_checkpointing=False))

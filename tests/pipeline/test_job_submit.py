@@ -42,7 +42,7 @@ def test_ray_job_submit_trains_and_writes_metrics(pipeline_artifacts, tmp_path):
              "--runtime-env", "cluster/runtime_env.yaml", "--",
              "python", "-m", "rlsys.train", "--config", "configs/tiny-cpu.yaml",
              "--set", f"model.path={model}", "--set", f"corpus.index_dir={index}",
-             "--set", "corpus.synthetic_entities=60", "--set", "train.ray_address=auto",
+             "--set", "corpus.synthetic_entities=60", "--set", f"train.ray_address=127.0.0.1:{port}",
              "--set", "train.steps=2", "--set", "train.questions_per_step=1", "--set", "rollout.group_size=4",
              "--set", "rollout.max_new_tokens=32", "--set", "train.eval_questions=2", "--set", "train.eval_every=0",
              "--set", "sandbox.containers_per_worker=2", "--set", "sandbox.burst_containers=2",

@@ -37,7 +37,7 @@ def ray_cluster():
 
     cloudpickle.register_pickle_by_value(sys.modules[__name__])  # the test module is not importable by workers
     cloudpickle.register_pickle_by_value(sys.modules[RecordingCorpus.__module__])
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
     yield ray
     ray.shutdown()
 
