@@ -79,7 +79,10 @@ def test_zero2_on_two_cpu_processes_matches_the_plain_path(tiny_model_dir, tmp_p
     for r in ranks:
         assert r["tensors"].keys() == plain.keys()
         for name, tensor in plain.items():
-            torch.testing.assert_close(r["tensors"][name], tensor, rtol=1e-4, atol=1e-6, msg=name)
+            # Adam divides by sqrt(v): on elements whose gradient is ~0 the float32 reduction-order
+            # noise of ZeRO's all-reduce grows to ~2e-6 after two steps (lr 1e-2 moves elements
+            # by ~1e-2, so a wrong update is still 1000x over this bound)
+            torch.testing.assert_close(r["tensors"][name], tensor, rtol=1e-4, atol=1e-5, msg=name)
     for step in range(2):
         ds = [r["metrics"][step] for r in ranks]
         for m in ds:  # metrics are gathered over ranks: every rank reports the full-batch figures
