@@ -42,6 +42,10 @@ def _data_path(spec: str) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
+    import logging
+
+    # the per-epoch eval loss is logged; a no-op where the caller (the demo) configured logging
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     cfg = config_from_args(args)
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
     from transformers import AutoTokenizer
