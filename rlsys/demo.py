@@ -48,7 +48,8 @@ def build_model(cfg: Config) -> Path:
     from rlsys.progress import make_progress
 
     with make_progress() as progress:
-        task = progress.add_task("base-model pretraining", total=max(1, cfg.model.pretrain_steps), status="")
+        steps = cfg.model.pretrain_copy_steps + cfg.model.pretrain_steps
+        task = progress.add_task("base-model pretraining", total=max(1, steps), status="")
         return ensure_base_model(
             cfg, on_step=lambda step, loss: progress.update(task, completed=step, status=f"loss {loss:.3f}")
         )
@@ -76,6 +77,7 @@ def expert_trajectories(cfg: Config, out_dir: Path) -> dict:
                 return await generate_expert_trajectories(
                     questions, pool, max_turns=cfg.rollout.max_turns, concurrency=cfg.sandbox.containers_per_worker,
                     progress=lambda: progress.advance(task), prompt_style=cfg.rollout.system_prompt, corpus=corpus,
+                    question_variable=cfg.rollout.question_variable,
                 )
 
     episodes = asyncio.run(go())

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Iterable
 
 from rlsys.corpus.types import Question
-from rlsys.rollout.prompts import final_turn_text, initial_messages, observation_text
+from rlsys.rollout.prompts import final_turn_text, initial_messages, observation_text, question_setup_cell
 from rlsys.sandbox.types import CodeExecutor, ExecStatus
 
 MAX_CUE_WORDS = 3
@@ -65,11 +65,15 @@ def answer_bounds(section_text: str, answer: str) -> tuple[str, str] | None:
     return None
 
 
-def expert_cell(question: Question, section_text: str | None = None, answer_is_title: bool = False) -> str:
-    """The expert's code cell (see the module docstring)."""
+def expert_cell(
+    question: Question, section_text: str | None = None, answer_is_title: bool = False, question_variable: bool = False
+) -> str:
+    """The expert's code cell (see the module docstring); with `question_variable` it searches with
+    the sandbox's `question` variable instead of a copy of the question."""
     if not question.section_id or ":" not in question.section_id:
         raise ValueError(f"question {question.id} has no gold section; the scripted expert needs one")
-    search = f'pages = search_pages("{_quoted(question.question)}")\n'
+    query = "question" if question_variable else f'"{_quoted(question.question)}"'
+    search = f"pages = search_pages({query})\n"
     if answer_is_title:
         return search + 'print(pages[0]["title"])'
     read = f'text = read_section(pages[0]["page_id"] + ":{question.section_id.split(":", 1)[1]}")\n'
@@ -90,19 +94,21 @@ class ExpertEpisode:
 
 async def run_expert_episode(
     question: Question, executor: CodeExecutor, max_turns: int = 2, prompt_style: str = "reference",
-    title: str | None = None, section_text: str | None = None,
+    title: str | None = None, section_text: str | None = None, question_variable: bool = False,
 ) -> ExpertEpisode:
     """One expert episode through the sandbox; `kept` when the output shows the gold answer.
     `title`/`section_text` (the gold page's title and section, read host-side) let the expert
     write the extracting cell."""
     episode_id = f"expert-{question.id}"
-    cell = expert_cell(question, section_text, answer_is_title=title is not None and title == question.answer)
+    cell = expert_cell(question, section_text, title is not None and title == question.answer, question_variable)
     await executor.open(episode_id)
     try:
+        if question_variable:
+            await executor.run(episode_id, question_setup_cell(question.question))
         result = await executor.run(episode_id, cell)
     finally:
         await executor.close(episode_id)
-    messages = initial_messages(question.question, max_turns, prompt_style)
+    messages = initial_messages(question.question, max_turns, prompt_style, question_variable)
     messages.append({"role": "assistant", "content": f"<python>\n{cell}\n</python>"})
     messages.append({"role": "user", "content": observation_text(result)})
     if max_turns == 2:
@@ -117,7 +123,7 @@ async def run_expert_episode(
 
 async def generate_expert_trajectories(
     questions: Iterable[Question], executor: CodeExecutor, max_turns: int = 2, concurrency: int = 8, progress=None,
-    prompt_style: str = "reference", corpus=None,
+    prompt_style: str = "reference", corpus=None, question_variable: bool = False,
 ) -> list[ExpertEpisode]:
     """Runs the expert on every question (bounded concurrency); returns all episodes in order.
     `corpus` (a `CorpusService`) gives the expert its privileged view of the gold page."""
@@ -131,7 +137,8 @@ async def generate_expert_trajectories(
                 page = corpus.read_section(f"{q.page_id}:full")
                 title = page.split("\n", 1)[0].lstrip("#").strip() if page.startswith("#") else None
                 section_text = corpus.read_section(q.section_id)
-            episode = await run_expert_episode(q, executor, max_turns, prompt_style, title, section_text)
+            episode = await run_expert_episode(q, executor, max_turns, prompt_style, title, section_text,
+                                               question_variable)
         if progress is not None:
             progress()
         return episode

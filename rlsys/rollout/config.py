@@ -22,6 +22,8 @@ class ModelConfig(Section):
     """Tiny model only: tokens per pretraining window (8 windows per step)."""
     pretrain_lr: float = 3e-3
     """Tiny model only: peak learning rate of pretraining."""
+    pretrain_copy_lr: float = 5.0e-3
+    """Tiny model only: constant learning rate of the copy-task phase (`pretrain_lr` is the LM phase's peak)."""
     pretrain_copy_share: float = 0.0
     """Tiny model only: share of pretraining text (by characters) that is copy drills (spans repeated a line later)."""
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
@@ -33,6 +35,8 @@ class RolloutConfig(Section):
     """Generation engine: `hf` (transformers, CPU or GPU) or `vllm` (GPU)."""
     system_prompt: Literal["reference", "compact"] = "reference"
     """System prompt: `reference` (functions, strategy, worked example, rules) or `compact` (functions only; tiny models)."""
+    question_variable: bool = False
+    """Defines `question` (the question text) in the sandbox before the first cell and says so in the prompt (tiny models)."""
     group_size: int = 24
     """Rollouts per question (K), the GRPO group."""
     temperature_min: float = 0.7

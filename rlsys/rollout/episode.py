@@ -21,7 +21,13 @@ from typing import Any
 from rlsys.rollout.chat_format import IM_END, continuation_text
 from rlsys.rollout.config import RolloutConfig
 from rlsys.rollout.parsing import STOP_STRINGS, parse_turn
-from rlsys.rollout.prompts import FINAL_TURN_TEXT, NO_CELL_TEXT, initial_messages, observation_text
+from rlsys.rollout.prompts import (
+    FINAL_TURN_TEXT,
+    NO_CELL_TEXT,
+    initial_messages,
+    observation_text,
+    question_setup_cell,
+)
 from rlsys.rollout.types import EndReason, Engine, SamplingParams, Trajectory, Turn
 from rlsys.corpus.types import Question
 from rlsys.sandbox.types import CodeExecutor, ExecResult, ExecStatus
@@ -41,10 +47,12 @@ class EpisodeLimits:
     top_p: float = 1.0
     cell_timeout_s: float | None = None
     prompt_style: str = "reference"
+    question_variable: bool = False
 
     @classmethod
     def from_config(cls, cfg: RolloutConfig, cell_timeout_s: float | None = None) -> "EpisodeLimits":
-        return cls(cfg.max_turns, cfg.max_new_tokens, cfg.max_episode_tokens, cfg.top_p, cell_timeout_s, cfg.system_prompt)
+        return cls(cfg.max_turns, cfg.max_new_tokens, cfg.max_episode_tokens, cfg.top_p, cell_timeout_s,
+                   cfg.system_prompt, cfg.question_variable)
 
 
 @dataclass
@@ -73,11 +81,19 @@ def encode(tokenizer: Any, text: str) -> list[int]:
     return list(tokenizer.encode(text, add_special_tokens=False))
 
 
-def prompt_ids(tokenizer: Any, question: str, max_turns: int, style: str = "reference") -> list[int]:
+def prompt_ids(
+    tokenizer: Any, question: str, max_turns: int, style: str = "reference", question_variable: bool = False
+) -> list[int]:
     """The episode's opening tokens: system + question + the assistant header."""
-    messages = initial_messages(question, max_turns, style)
+    messages = initial_messages(question, max_turns, style, question_variable)
     text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
     return encode(tokenizer, text)
+
+
+async def _define_question(executor: CodeExecutor, episode_id: str, question: str) -> None:
+    result = await executor.run(episode_id, question_setup_cell(question))
+    if result.status is not ExecStatus.OK:
+        raise RuntimeError(f"defining `question` in the sandbox failed: {result.status.value}: {result.error}")
 
 
 async def run_episode(
@@ -96,7 +112,8 @@ async def run_episode(
     started = time.perf_counter()
     timings = {"generate_s": 0.0, "sandbox_s": 0.0}
     toks = _Tokens()
-    toks.add_context(prompt_ids(tokenizer, question.question, limits.max_turns, limits.prompt_style))
+    toks.add_context(prompt_ids(tokenizer, question.question, limits.max_turns, limits.prompt_style,
+                                limits.question_variable))
     prompt_len = len(toks.ids)
     turns: list[Turn] = []
     versions: list[int] = []
@@ -138,10 +155,12 @@ async def run_episode(
                 if parsed.empty_cell:
                     turn.result = ExecResult(error=EMPTY_CELL_ERROR, status=ExecStatus.ERROR)
                 else:
+                    t0 = time.perf_counter()
                     if not opened:
                         await executor.open(episode_id)
                         opened = True
-                    t0 = time.perf_counter()
+                        if limits.question_variable:
+                            await _define_question(executor, episode_id, question.question)
                     turn.result = await executor.run(episode_id, parsed.cell, limits.cell_timeout_s)
                     timings["sandbox_s"] += time.perf_counter() - t0
                     if turn.result.infra_failed:

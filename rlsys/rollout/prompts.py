@@ -11,6 +11,7 @@ rollouts use byte-identical prompts. Token-level framing (ChatML) is in `chat_fo
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from rlsys.sandbox.types import ExecResult
@@ -25,6 +26,8 @@ __all__ = [
     "observation_text",
     "final_turn_text",
     "prompt_corpus_text",
+    "QUESTION_VARIABLE_TEXT",
+    "question_setup_cell",
 ]
 
 SYSTEM_TEMPLATE = """Answer questions using Python code to search Wikipedia.
@@ -88,18 +91,22 @@ FUNCTIONS:
 
 Write code in <python> tags and the final answer in <answer> tags. You have {max_turns} turns."""
 
+QUESTION_VARIABLE_TEXT = "The variable `question` holds the question text."
+
 PROMPT_STYLES = {"reference": SYSTEM_TEMPLATE, "compact": COMPACT_SYSTEM_TEMPLATE}
 
 
-def system_prompt(max_turns: int, style: str = "reference") -> str:
+def system_prompt(max_turns: int, style: str = "reference", question_variable: bool = False) -> str:
     """The system prompt: `reference` lists the three functions with signatures, a worked example
     and the rules; `compact` only the functions and the protocol (a quarter of the tokens, for
-    tiny models whose cost is dominated by the prompt)."""
+    tiny models whose cost is dominated by the prompt). `question_variable` adds a line saying
+    that the sandbox defines `question` (see `question_setup_cell`)."""
     if max_turns < 1:
         raise ValueError(f"max_turns must be >= 1, got {max_turns}")
     if style not in PROMPT_STYLES:
         raise ValueError(f"unknown system prompt style {style!r}; choose one of {', '.join(PROMPT_STYLES)}")
-    return PROMPT_STYLES[style].format(max_turns=max_turns)
+    text = PROMPT_STYLES[style].format(max_turns=max_turns)
+    return f"{text}\n\n{QUESTION_VARIABLE_TEXT}" if question_variable else text
 
 
 def question_text(question: str) -> str:
@@ -107,10 +114,18 @@ def question_text(question: str) -> str:
     return f"Question: {question.strip()}"
 
 
-def initial_messages(question: str, max_turns: int, style: str = "reference") -> list[dict[str, str]]:
+def question_setup_cell(question: str) -> str:
+    """The code run in an episode's sandbox before its first cell when `rollout.question_variable`
+    is on: it defines `question`. A JSON string literal is a valid Python one."""
+    return f"question = {json.dumps(question.strip())}"
+
+
+def initial_messages(
+    question: str, max_turns: int, style: str = "reference", question_variable: bool = False
+) -> list[dict[str, str]]:
     """`[system, user]` chat messages that open an episode."""
     return [
-        {"role": "system", "content": system_prompt(max_turns, style)},
+        {"role": "system", "content": system_prompt(max_turns, style, question_variable)},
         {"role": "user", "content": question_text(question)},
     ]
 
@@ -129,5 +144,5 @@ def final_turn_text() -> str:
 def prompt_corpus_text() -> list[str]:
     """Every fixed prompt text, e.g. to train a tokenizer that knows the protocol."""
     texts: list[Any] = [system_prompt(n) for n in (1, 2, 3, 4)]
-    texts += [FINAL_TURN_TEXT, NO_CELL_TEXT, observation_text("(no output)"), question_text("What is it?")]
+    texts += [QUESTION_VARIABLE_TEXT, question_setup_cell("What is it?"), FINAL_TURN_TEXT, NO_CELL_TEXT, observation_text("(no output)"), question_text("What is it?")]
     return [str(t) for t in texts]

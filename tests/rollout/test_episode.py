@@ -152,3 +152,17 @@ async def test_group_runs_k_episodes_with_their_own_temperatures(tiny_tokenizer)
     assert all(len(t.turns) == 2 and t.turns[0].result.status.value == "ok" for t in group)
     assert [(t.temperature, t.sampling_seed) for t in group] == draw_temperatures(k, 0.7, 1.15, 11, "q1")
     assert len({t.episode_id for t in group}) == k and sorted(executor.closed) == sorted(t.episode_id for t in group)
+
+
+async def test_question_variable_is_defined_before_the_first_cell(tiny_tokenizer):
+    cell = "<python>\nprint(search_pages(question)[0]['title'], question)\n</python>"
+    engine = ScriptedEngine(tiny_tokenizer, [cell, "<answer>Velmora Teaworks</answer>"])
+    traj = await run_episode(Q, engine, tiny_tokenizer, InProcessExecutor(), limits(max_turns=2, question_variable=True))
+    assert traj.end_reason is EndReason.ANSWERED
+    assert traj.turns[0].result.stdout.strip() == f"Velmora Teaworks {Q.question}"
+    assert "The variable `question`" in tiny_tokenizer.decode(traj.token_ids[: traj.prompt_len])
+    check_framing(traj, engine)
+    # without the option the name is undefined, as for any other variable
+    engine = ScriptedEngine(tiny_tokenizer, [cell, "<answer>x</answer>"])
+    traj = await run_episode(Q, engine, tiny_tokenizer, InProcessExecutor(), limits(max_turns=2))
+    assert "NameError" in (traj.turns[0].result.error or "") + traj.turns[0].result.stdout

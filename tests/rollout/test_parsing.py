@@ -5,7 +5,14 @@ from __future__ import annotations
 import pytest
 
 from rlsys.rollout.parsing import parse_turn, strip_thinking
-from rlsys.rollout.prompts import FINAL_TURN_TEXT, initial_messages, observation_text, system_prompt
+from rlsys.rollout.prompts import (
+    FINAL_TURN_TEXT,
+    QUESTION_VARIABLE_TEXT,
+    initial_messages,
+    observation_text,
+    question_setup_cell,
+    system_prompt,
+)
 from rlsys.sandbox.types import ExecResult, ExecStatus
 
 
@@ -67,3 +74,12 @@ def test_prompt_texts():
     assert "<answer>" in FINAL_TURN_TEXT
     with pytest.raises(ValueError):
         system_prompt(0)
+
+
+@pytest.mark.parametrize("question", ['He said "hi" \\ bye', "Clio Torström's\nyear?", "  padded  "])
+def test_question_setup_cell_defines_the_question_exactly(question):
+    env: dict = {}
+    exec(question_setup_cell(question), {}, env)
+    assert env == {"question": question.strip()}
+    assert QUESTION_VARIABLE_TEXT in system_prompt(2, "compact", question_variable=True)
+    assert QUESTION_VARIABLE_TEXT not in system_prompt(2, "compact")

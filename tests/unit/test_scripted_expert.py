@@ -22,10 +22,12 @@ def test_bounds_isolate_the_answer_with_a_cue_free_of_names_and_digits():
         assert _extract(SECTION, *answer_bounds(SECTION, answer)) == answer
 
 
-def _run(cell: str, pages: dict[str, str]) -> str:
+def _run(cell: str, pages: dict[str, str], extra: dict | None = None, searched: list | None = None) -> str:
     out = []
+    searched = [] if searched is None else searched
     env = {
-        "search_pages": lambda q: [{"page_id": "clio_torström", "title": "Clio Torström"}],
+        **(extra or {}),
+        "search_pages": lambda q: searched.append(q) or [{"page_id": "clio_torström", "title": "Clio Torström"}],
         "read_section": lambda sid: pages[sid],
         "print": lambda *a: out.append(" ".join(map(str, a))),
     }
@@ -45,3 +47,13 @@ def test_title_answers_and_the_whole_section_fallback():
     assert _run(expert_cell(q, SECTION, answer_is_title=True), {}) == "Clio Torström"
     q3 = Question("q3", "Who is it?", "Nowhere", "clio_torström", "clio_torström:early_life")
     assert _run(expert_cell(q3, SECTION), {"clio_torström:early_life": SECTION}) == SECTION
+
+
+def test_with_the_question_variable_the_cell_searches_with_it():
+    q = Question("q1", 'Clio "Torström" was born in which year?', "1917", "clio_torström", "clio_torström:early_life")
+    cell = expert_cell(q, SECTION, question_variable=True)
+    assert cell.startswith("pages = search_pages(question)\n") and "Torström" not in cell
+    searched = []
+    env = {"question": q.question}
+    out = _run(cell, {"clio_torström:early_life": SECTION}, env, searched)
+    assert out == "1917" and searched == [q.question]
