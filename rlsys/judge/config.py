@@ -32,6 +32,8 @@ class JudgeConfig(Section):
     # --- reward variants ---
     binary_incorrect_reward: float = 0.0
     """`binary` reward of a wrong or given-up answer: 0.0 gives 1/0 rewards, -1.0 gives 1/-1."""
+    binary_gave_up_reward: float | None = None
+    """`binary` reward of a given-up or missing answer, below a wrong one to keep answering rewarded; None: as wrong."""
     gave_up_penalty: float = 0.5
     """`gave_up_penalty` reward: a give-up earns -gave_up_penalty (wrong answers keep -(1 - a/100))."""
 

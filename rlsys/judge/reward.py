@@ -6,7 +6,7 @@ Variants (`judge.reward`), with a = approach/100 clamped to [0, 1]:
 |------------|----------------------|---------------------------------|---------------------|
 | correct    | a                    | 1                               | a                   |
 | incorrect  | -(1 - a)             | `binary_incorrect_reward` (0/-1)| -(1 - a)            |
-| gave_up    | -(1 - a)             | `binary_incorrect_reward`       | -`gave_up_penalty`  |
+| gave_up    | -(1 - a)             | `binary_gave_up_reward`, else `binary_incorrect_reward` | -`gave_up_penalty`  |
 | judge_error| None (excluded)      | None                            | None                |
 
 `None` means "no reward": the trajectory is dropped from its group's statistics.
@@ -29,6 +29,8 @@ def reward(verdict: Verdict, cfg: JudgeConfig | None = None) -> float | None:
         return None
     a = min(max(float(verdict.approach), 0.0), 100.0) / 100.0
     if cfg.reward == "binary":
+        if category is Category.GAVE_UP and cfg.binary_gave_up_reward is not None:
+            return float(cfg.binary_gave_up_reward)
         return 1.0 if category is Category.CORRECT else float(cfg.binary_incorrect_reward)
     if category is Category.CORRECT:
         return a

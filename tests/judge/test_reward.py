@@ -79,3 +79,11 @@ def test_mismatched_lengths_are_an_error():
     with pytest.raises(ValueError, match="2 trajectories but 1 verdicts"):
         apply_verdicts([make_traj("a"), make_traj("b")], [Verdict(Category.CORRECT)])
     assert verdict_counts([])["judge/judged"] == 0
+
+
+def test_binary_gave_up_reward_sits_below_a_wrong_answer():
+    cfg = JudgeConfig(reward="binary", binary_gave_up_reward=-1.0)
+    got = {c: reward(Verdict(Category(c), 50.0), cfg) for c in CATEGORIES}
+    assert got == {"correct": 1.0, "incorrect": 0.0, "gave_up": -1.0, "judge_error": None}
+    # unset, a give-up earns what a wrong answer earns
+    assert reward(Verdict(Category.GAVE_UP, 50.0), JudgeConfig(reward="binary", binary_incorrect_reward=-0.5)) == -0.5
