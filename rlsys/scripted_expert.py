@@ -13,7 +13,8 @@ The program shape is deliberately regular so that a tiny model can learn it in m
     print(text.split("<words before the fact>")[1].split("<character after it>")[0])
 
 so the cell is a template with one copied slot, two choices that follow from the kind of
-question, and the answer is a copy of the whole output. "Which X is married to Y?" questions,
+question, and the answer is a copy of the whole output. With `rollout.question_variable` the
+sandbox defines `question` and the search is `search_pages(question)`: nothing to copy into code. "Which X is married to Y?" questions,
 whose answer is the page itself, print `pages[0]["title"]`. Where no cue isolates the answer the
 cell prints the whole section. The reference set in `../shared/data/seed-sft` shows the free-form
 version.
