@@ -137,6 +137,11 @@ def pretrain_causal_lm(
     if copy_losses and sum(copy_losses[-10:]) / len(copy_losses[-10:]) > COPY_LEARNED_LOSS:
         log.warning("copy-task loss is still %.2f after %d steps: induction heads have not formed, so the model "
                     "will not copy from its context; raise model.pretrain_copy_steps", copy_losses[-1], copy_steps)
+    if copy_steps:
+        # a fresh optimizer for the text: the copy phase's Adam moments describe other gradients
+        # (measured: LM loss 4.5 after 400 steps with them kept, 3.3 with a fresh optimizer)
+        optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
+        schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: scale(s + copy_steps))
     losses: list[float] = []
     for step in range(steps):
         starts = [rng.randrange(0, len(stream) - seq_len - 1) for _ in range(batch_size)]
