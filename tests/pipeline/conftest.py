@@ -11,20 +11,14 @@ ENTITIES = 60
 
 @pytest.fixture(scope="session")
 def pipeline_artifacts(tmp_path_factory):
-    """(index_dir, model_dir) built once per session at test scale: the nano model, pretrained as
-    an LM for 200 steps (no copy phase: these tests need the protocol, not correct answers)."""
-    from rlsys.base_model import ensure_base_model
+    """(index_dir, model_dir) built once per session at test scale."""
     from rlsys.corpus.index import ensure_index
     from rlsys.rollout.tiny_model import build_tiny_model, default_texts
 
     root = tmp_path_factory.mktemp("pipeline")
-    base = load_config("configs/tiny-cpu.yaml", [
-        f"corpus.synthetic_entities={ENTITIES}", f"corpus.index_dir={root / 'index'}", f"model.path={root / 'model'}",
-        "model.tiny_size=nano", "model.pretrain_copy_steps=0", "model.pretrain_steps=200",
-    ])
+    base = load_config("configs/tiny-cpu.yaml", [f"corpus.synthetic_entities={ENTITIES}", f"corpus.index_dir={root / 'index'}"])
     index = ensure_index(base.corpus)
-    build_tiny_model(root / "model", default_texts(ENTITIES), size="nano")
-    model = ensure_base_model(base)
+    model = build_tiny_model(root / "model", default_texts(ENTITIES), size="nano")
     return index, model
 
 

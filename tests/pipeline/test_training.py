@@ -86,28 +86,3 @@ def test_resume_continues_step_count_without_duplicates(make_config, local_ray, 
     assert steps == [1, 2, 3, 4]
     state = json.loads((run / "checkpoints" / "step_000004" / "controller.json").read_text())
     assert state["step"] == 4 and state["sampler_cursor"] == 4 * cfg.train.questions_per_step
-
-
-def test_grpo_through_ray_raises_the_held_out_reward(make_config, sft_adapter, local_ray, tmp_path):
-    """The learning test: held-out mean reward of the SFT policy, then GRPO through the actors,
-    then the same held-out questions (same sampling seeds) again. The nano model here has no copy
-    pretraining, so it cannot answer correctly; the reward is the rule judge's `approach` variant,
-    which also rewards grounded behaviour (tool calls, an answer taken from what was read), so
-    there is something to learn at this scale. The demo shows accuracy; this shows the loop learns."""
-    run = tmp_path / "run"
-    cfg = make_config(run, "train.steps=10", "train.max_staleness=1", "learner.lr=2e-3", "rollout.group_size=8",
-                      "train.questions_per_step=4", "train.checkpoint_every=0", "judge.reward=approach")
-    controller = _controller(cfg, run, init_adapter=str(sft_adapter))
-    try:
-        held_out = controller.test_questions[:24]
-        before = controller.evaluate(stage="sft", step=0, questions=held_out)
-        controller.run()
-        after = controller.evaluate(stage="rl", step=controller.step, questions=held_out)
-    finally:
-        controller.close()
-    print(f"held-out mean reward {before['mean_reward']:.3f} -> {after['mean_reward']:.3f}; "
-          f"answered {before['answered_rate']:.2f} -> {after['answered_rate']:.2f}; "
-          f"tool calls {before['mean_tool_calls']:.2f} -> {after['mean_tool_calls']:.2f}")
-    rl = read_metrics(run, stage="rl")
-    assert [r["step"] for r in rl] == list(range(1, 11))
-    assert after["mean_reward"] > before["mean_reward"] + 0.05, (before, after)
