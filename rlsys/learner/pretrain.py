@@ -139,7 +139,7 @@ def pretrain_causal_lm(
                     "will not copy from its context; raise model.pretrain_copy_steps", copy_losses[-1], copy_steps)
     if copy_steps:
         # a fresh optimizer for the text: the copy phase's Adam moments describe other gradients
-        # (measured: LM loss 4.5 after 400 steps with them kept, 3.3 with a fresh optimizer)
+        # (measured, nano: LM loss 4.52 after 400 steps with them kept, 3.44 with a fresh optimizer)
         optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
         schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: scale(s + copy_steps))
     losses: list[float] = []
