@@ -14,8 +14,8 @@ The program shape is deliberately regular so that a tiny model can learn it in m
 
 so the cell is a template with one copied slot, two choices that follow from the kind of
 question, and the answer is a copy of the whole output. With `rollout.question_variable` the
-sandbox defines `question` and the search is `search_pages(question)`: nothing to copy into code. "Which X is married to Y?" questions,
-whose answer is the page itself, print `pages[0]["title"]`. Where no cue isolates the answer the
+sandbox defines `question` and the search is `search_pages(question)`: nothing to copy into code.
+"Which X is married to Y?" questions, whose answer is the page itself, print `pages[0]["title"]`. Where no cue isolates the answer the
 cell prints the whole section. The reference set in `../shared/data/seed-sft` shows the free-form
 version.
 """
@@ -29,8 +29,9 @@ from pathlib import Path
 from typing import Iterable
 
 from rlsys.corpus.types import Question
-from rlsys.rollout.prompts import final_turn_text, initial_messages, observation_text, question_setup_cell
-from rlsys.sandbox.types import CodeExecutor, ExecStatus
+from rlsys.rollout.episode import define_question
+from rlsys.rollout.prompts import final_turn_text, initial_messages, observation_text
+from rlsys.sandbox.types import CodeExecutor, ExecResult, ExecStatus
 
 MAX_CUE_WORDS = 3
 
@@ -105,8 +106,10 @@ async def run_expert_episode(
     await executor.open(episode_id)
     try:
         if question_variable:
-            await executor.run(episode_id, question_setup_cell(question.question))
+            await define_question(executor, episode_id, question.question)
         result = await executor.run(episode_id, cell)
+    except RuntimeError as err:  # the setup cell failed: this episode is dropped, not the batch
+        result = ExecResult(error=str(err), status=ExecStatus.ERROR)
     finally:
         await executor.close(episode_id)
     messages = initial_messages(question.question, max_turns, prompt_style, question_variable)

@@ -90,7 +90,8 @@ def prompt_ids(
     return encode(tokenizer, text)
 
 
-async def _define_question(executor: CodeExecutor, episode_id: str, question: str) -> None:
+async def define_question(executor: CodeExecutor, episode_id: str, question: str) -> None:
+    """Runs `question_setup_cell` in an open sandbox session; a failure is an infrastructure error."""
     result = await executor.run(episode_id, question_setup_cell(question))
     if result.status is not ExecStatus.OK:
         raise RuntimeError(f"defining `question` in the sandbox failed: {result.status.value}: {result.error}")
@@ -160,7 +161,7 @@ async def run_episode(
                         await executor.open(episode_id)
                         opened = True
                         if limits.question_variable:
-                            await _define_question(executor, episode_id, question.question)
+                            await define_question(executor, episode_id, question.question)
                     turn.result = await executor.run(episode_id, parsed.cell, limits.cell_timeout_s)
                     timings["sandbox_s"] += time.perf_counter() - t0
                     if turn.result.infra_failed:

@@ -11,7 +11,6 @@ rollouts use byte-identical prompts. Token-level framing (ChatML) is in `chat_fo
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from rlsys.sandbox.types import ExecResult
@@ -116,8 +115,9 @@ def question_text(question: str) -> str:
 
 def question_setup_cell(question: str) -> str:
     """The code run in an episode's sandbox before its first cell when `rollout.question_variable`
-    is on: it defines `question`. A JSON string literal is a valid Python one."""
-    return f"question = {json.dumps(question.strip())}"
+    is on: it defines `question`. `repr` of a str is a Python literal of exactly that string (a JSON
+    literal is not: it writes characters outside the BMP as surrogate pairs)."""
+    return f"question = {question.strip()!r}"
 
 
 def initial_messages(

@@ -76,7 +76,7 @@ def test_prompt_texts():
         system_prompt(0)
 
 
-@pytest.mark.parametrize("question", ['He said "hi" \\ bye', "Clio Torström's\nyear?", "  padded  "])
+@pytest.mark.parametrize("question", ['He said "hi" \\ bye', "Clio Torström's\nyear?", "  padded  ", "Who wrote 🎵 Ode?"])
 def test_question_setup_cell_defines_the_question_exactly(question):
     env: dict = {}
     exec(question_setup_cell(question), {}, env)
