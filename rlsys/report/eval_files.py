@@ -14,7 +14,8 @@ Schema of one eval file (written by `write_eval`, read by `load_eval` and the re
         "episodes": 96,           # evaluated episodes, infra errors included
         "scored": 95,             # episodes that count (infra / judge errors excluded)
         "infra_errors": 1,
-        "accuracy": 0.43,         # correct / scored
+        "accuracy": 0.43,         # correct / episodes (an infra error is not an answer)
+        "accuracy_scored": 0.44,  # correct / scored
         "answered_rate": 0.91,    # episodes with a non-empty answer / scored
         "mean_turns": 1.8,        # assistant turns per scored episode
         "mean_tool_calls": 3.2,   # tool calls (search_pages, view_sections, read_section) per scored episode
@@ -82,7 +83,8 @@ def summarise_eval(trajs: list[Trajectory], verdicts: list[Verdict]) -> dict[str
         "episodes": len(trajs),
         "scored": n,
         "infra_errors": counts["infra_error"],
-        "accuracy": counts["correct"] / n if n else 0.0,
+        "accuracy": _share(counts["correct"], len(trajs)),
+        "accuracy_scored": _share(counts["correct"], n),
         "answered_rate": mean(1.0 if (t.answer or "").strip() else 0.0 for t, _ in scored),
         "mean_turns": mean(len(t.turns) for t, _ in scored),
         "mean_tool_calls": mean(_tool_calls(t) for t, _ in scored),

@@ -3,14 +3,19 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 from rlsys.metrics import read_metrics
+from rlsys.report.bootstrap import paired_bootstrap, per_question_scores
 from rlsys.report.eval_files import EVAL_DIR, load_evals
 from rlsys.report.plots import plot_rl_curve, plot_sft_loss
 
 REPORT_FILE = "report.md"
+REPORT_JSON = "report.json"
+# differences between the main rows, each with a paired bootstrap interval
+COMPARISONS = (("base", "sft"), ("sft", "rl"), ("base", "rl"))
 SFT_PLOT = "sft_loss.png"
 RL_PLOT = "rl_curve.png"
 TAXONOMY_COLUMNS = (
@@ -47,6 +52,37 @@ def results_table(records: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def _signed_pct(x: float) -> str:
+    return f"{100 * x:+.1f}"
+
+
+def row_differences(records: list[dict[str, Any]], resamples: int = 2000) -> list[dict[str, Any]]:
+    """SFT - base, SFT+RL - SFT and SFT+RL - base (where both stages were evaluated with their
+    episodes kept): the accuracy difference in points over shared questions, with a paired
+    bootstrap 95% interval (`rlsys/report/bootstrap.py`)."""
+    by_stage = {r["stage"]: r for r in records if r.get("episodes")}
+    out = []
+    for before, after in COMPARISONS:
+        if before in by_stage and after in by_stage:
+            a, b = by_stage[before], by_stage[after]
+            result = paired_bootstrap(per_question_scores(a["episodes"]), per_question_scores(b["episodes"]),
+                                      resamples=resamples)
+            out.append({"before": before, "after": after, "label": f"{b['label']} − {a['label']}", **result})
+    return out
+
+
+def differences_table(diffs: list[dict[str, Any]]) -> str:
+    lines = ["| difference | questions | accuracy (points) | 95% interval (paired bootstrap) | excludes 0 |",
+             "|---|---:|---:|---:|---|"]
+    for d in diffs:
+        if d["diff"] is None:
+            lines.append(f"| {d['label']} | 0 | – | – | – |")
+            continue
+        lines.append(f"| {d['label']} | {d['questions']} | {_signed_pct(d['diff'])} | "
+                     f"[{_signed_pct(d['low'])}, {_signed_pct(d['high'])}] | {'yes' if d['excludes_zero'] else 'no'} |")
+    return "\n".join(lines)
+
+
 def write_report(run_dir: str | Path) -> Path:
     """Write `run_dir/report.md` and its PNG plots from `eval/*.json` and `metrics.jsonl`."""
     run_dir = Path(run_dir)
@@ -59,17 +95,22 @@ def write_report(run_dir: str | Path) -> Path:
     if not records and not rows and not sft_png:
         raise ReportError(f"{run_dir} has no evaluations ({EVAL_DIR}/*.json), metrics.jsonl or SFT losses to report")
 
+    diffs = row_differences(records) if records else []
     parts = [f"# rlsys report: `{run_dir.name}`", ""]
     if records:
         splits = sorted({str(r.get("split", "?")) for r in records})
         parts += [
-            f"Held-out evaluation (split: {', '.join(splits)}). Accuracy and answered rate are over scored "
-            "episodes (n; infra errors excluded); the failure columns are shares of n (infra error: of all "
-            "episodes). Failure classes: see `rlsys/report/taxonomy.py`.",
+            f"Held-out evaluation (split: {', '.join(splits)}). Accuracy is correct / all episodes (an infra "
+            "error is not an answer; its share is the last column); answered rate and the other failure "
+            "columns are over scored episodes (n). Failure classes: see `rlsys/report/taxonomy.py`.",
             "",
             results_table(records),
             "",
         ]
+        if diffs:
+            parts += ["Differences between rows, paired by question (each question's accuracy is the mean over "
+                      "its samples), with 95% paired-bootstrap intervals over questions:", "",
+                      differences_table(diffs), ""]
     else:
         parts += ["No evaluations yet (`eval/*.json`).", ""]
     parts += ["## Training curves", ""]
@@ -79,4 +120,9 @@ def write_report(run_dir: str | Path) -> Path:
     parts.append("")
     out = run_dir / REPORT_FILE
     out.write_text("\n".join(parts))
+    summary = {
+        "rows": [{k: r.get(k) for k in ("stage", "label", "step", "split", "summary")} for r in records],
+        "differences": diffs,
+    }
+    (run_dir / REPORT_JSON).write_text(json.dumps(summary, indent=1) + "\n")
     return out

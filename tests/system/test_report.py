@@ -95,7 +95,8 @@ def test_summary_by_hand():
     trajs[0].reward = 0.9
     s = summarise_eval(list(trajs), list(verdicts))
     assert s["episodes"] == 12 and s["infra_errors"] == 2 and s["scored"] == 10
-    assert s["accuracy"] == pytest.approx(1 / 10)
+    assert s["accuracy"] == pytest.approx(1 / 12)  # correct / all episodes: infra errors are not answers
+    assert s["accuracy_scored"] == pytest.approx(1 / 10)
     # answered: correct, no_cell, bad_function, silent, gave_up_explicit, gold x2, never_found = 8 of 10
     assert s["answered_rate"] == pytest.approx(8 / 10)
     turns = [2, 1, 2, 2, 3, 2, 2, 2, 2, 2]
@@ -140,7 +141,9 @@ def test_report_from_synthetic_eval_files(tmp_path):
     assert record["label"] == "SFT+RL" and record["step"] == 20 and len(record["episodes"]) == 4
     out = write_report(tmp_path)
     text = out.read_text()
-    rows = [line for line in text.splitlines() if line.startswith("| ")]
+    tables = [block.splitlines() for block in text.split("\n\n") if block.startswith("| ")]
+    rows = [line for line in tables[0] if line.startswith("| ")]
+    assert tables[1][0].startswith("| difference | questions |")  # paired-bootstrap differences
     assert rows[0].startswith("| model | n | accuracy | answered | mean turns | tool calls | interface misuse")
     assert [r.split("|")[1].strip() for r in rows[1:]] == ["base", "SFT", "SFT+RL"]
     assert [r.split("|")[3].strip() for r in rows[1:]] == ["25.0%", "50.0%", "75.0%"]
