@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args, get_origin
 
 import yaml
 from pydantic import Field, ValidationError, model_validator
@@ -207,6 +207,8 @@ def iter_fields(model: type[Section] = Config, prefix: str = ""):
         if isinstance(annotation, type) and issubclass(annotation, Section):
             yield from iter_fields(annotation, key + ".")
         else:
+            if get_origin(annotation) is Literal:  # its choices are in `field_ranges`
+                annotation = type(get_args(annotation)[0])
             type_name = getattr(annotation, "__name__", None) or str(annotation).replace("typing.", "")
             yield key, type_name, field.default, (field.description or "").strip()
 
@@ -215,7 +217,7 @@ _BOUNDS = (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<"))
 
 
 def field_ranges(model: type[Section] = Config, prefix: str = "") -> dict[str, str]:
-    """Dotted key -> the range its field accepts (`>= 1`, `> 0, <= 1`, `non-empty`); '' if any."""
+    """Dotted key -> the values its field accepts (`>= 1`, `> 0, <= 1`, `non-empty`, `` `a` / `b` ``); '' if any."""
     out: dict[str, str] = {}
     for name, field in model.model_fields.items():
         key = f"{prefix}{name}"
@@ -223,7 +225,7 @@ def field_ranges(model: type[Section] = Config, prefix: str = "") -> dict[str, s
         if isinstance(annotation, type) and issubclass(annotation, Section):
             out.update(field_ranges(annotation, key + "."))
             continue
-        parts = []
+        parts = [" / ".join(f"`{choice}`" for choice in get_args(annotation))] if get_origin(annotation) is Literal else []
         for meta in field.metadata:
             parts += [f"{op} {_bound(getattr(meta, attr))}" for attr, op in _BOUNDS if getattr(meta, attr, None) is not None]
             min_length = getattr(meta, "min_length", None)

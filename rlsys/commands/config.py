@@ -43,7 +43,7 @@ def reference_table() -> str:
     ranges = field_ranges()
     lines = ["| key | type | default | range | meaning |", "|---|---|---|---|---|"]
     for key, type_name, default, doc in iter_fields():
-        lines.append(f"| `{key}` | {type_name} | `{default!r}` | {ranges[key]} | {doc.replace('|', '/')} |")
+        lines.append(f"| `{key}` | {type_name.replace(' | ', ' or ')} | `{default!r}` | {ranges[key]} | {doc.replace('|', '/')} |")
     return "\n".join(lines) + "\n"
 
 

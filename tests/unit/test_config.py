@@ -290,3 +290,5 @@ def test_cli_config_docs_shows_ranges(capsys):
     out = capsys.readouterr().out
     assert "| `rollout.group_size` | int | `24` | >= 1 |" in out
     assert "| `rollout.top_p` | float | `1.0` | > 0, <= 1 |" in out
+    assert "| `train.mode` | str | `'local'` | `local` / `collocated` / `cluster` |" in out
+    assert "| `judge.binary_gave_up_reward` | float or None | `None` | < 1 |" in out
