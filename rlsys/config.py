@@ -2,7 +2,15 @@
 
     cfg = load_config("configs/tiny-cpu.yaml", ["rollout.group_size=8", "learner.lr=1e-4"])
 
-Unknown keys and wrong types raise `ConfigError` naming the offending key.
+Unknown keys, wrong types, values out of a field's range and bad combinations of fields raise
+`ConfigError` with one line per bad field, naming its dotted key:
+
+    invalid config (configs/tiny-cpu.yaml + overrides):
+      rollout.group_size: must be >= 1 (got 0)
+      rollout.temperature_max: must be >= temperature_min (1.2) (got 0.9)
+
+Ranges are declared on the fields (`Field(ge=..., le=...)`), cross-field checks in each section's
+`model_validator` through `rlsys.config_base.require`; `rlsys config docs` lists every range.
 """
 
 from __future__ import annotations
