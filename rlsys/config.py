@@ -2,19 +2,27 @@
 
     cfg = load_config("configs/tiny-cpu.yaml", ["rollout.group_size=8", "learner.lr=1e-4"])
 
-Unknown keys and wrong types raise `ConfigError` naming the offending key.
+Unknown keys, wrong types, values out of a field's range and bad combinations of fields raise
+`ConfigError` with one line per bad field, naming its dotted key:
+
+    invalid config (configs/tiny-cpu.yaml + overrides):
+      rollout.group_size: must be >= 1 (got 0)
+      rollout.temperature_max: must be >= temperature_min (1.2) (got 0.9)
+
+Ranges are declared on the fields (`Field(ge=..., le=...)`), cross-field checks in each section's
+`model_validator` through `rlsys.config_base.require`; `rlsys config docs` lists every range.
 """
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args, get_origin
 
 import yaml
-from pydantic import ValidationError
+from pydantic import Field, ValidationError, model_validator
 
-from rlsys.config_base import Section
+from rlsys.config_base import CROSS_FIELD, Section, require
 from rlsys.corpus.config import CorpusConfig
 from rlsys.judge.config import JudgeConfig
 from rlsys.learner.config import LearnerConfig, SFTConfig
@@ -27,21 +35,21 @@ DEFAULT_PRESET = "configs/tiny-cpu.yaml"
 class TrainConfig(Section):
     mode: Literal["local", "collocated", "cluster"] = "local"
     """Placement: `local` (Ray on this machine, CPU), `collocated` (one GPU shared by all actors) or `cluster`."""
-    steps: int = 20
+    steps: int = Field(20, ge=0)
     """GRPO steps."""
-    questions_per_step: int = 2
+    questions_per_step: int = Field(2, ge=1)
     """Questions per GRPO step (each gets `rollout.group_size` rollouts)."""
-    max_staleness: int = 1
+    max_staleness: int = Field(1, ge=0)
     """Policy versions a rollout may lag the learner; 0 is fully synchronous."""
-    eval_every: int = 10
+    eval_every: int = Field(10, ge=0)
     """Evaluate on the held-out split every N steps (0 = only at the end)."""
-    eval_questions: int = 32
+    eval_questions: int = Field(32, ge=1)
     """Held-out questions per evaluation."""
-    checkpoint_every: int = 10
+    checkpoint_every: int = Field(10, ge=0)
     """Write a checkpoint every N steps."""
-    output_dir: str = "runs/latest"
+    output_dir: str = Field("runs/latest", min_length=1)
     """Run directory: metrics, checkpoints, adapters, plots."""
-    seed: int = 0
+    seed: int = Field(0, ge=0)
     """Global seed."""
     ray_address: str | None = None
     """Ray address to join (`auto` for a running cluster); None starts a local instance."""
@@ -68,6 +76,16 @@ class Config(Section):
     """Supervised fine-tuning stage."""
     train: TrainConfig = TrainConfig()
     """The controller: schedule, staleness, eval, checkpoints."""
+
+    @model_validator(mode="after")
+    def _cross_section_checks(self) -> "Config":
+        one_gpu = self.train.mode == "collocated"
+        return require(
+            self,
+            ("rollout.replicas", not one_gpu or self.rollout.replicas == 1, "must be 1 when train.mode is collocated"),
+            ("judge.replicas", not one_gpu or self.judge.replicas == 1, "must be 1 when train.mode is collocated"),
+            ("learner.gpus", not one_gpu or self.learner.gpus == 1, "must be 1 when train.mode is collocated"),
+        )
 
 
 class ConfigError(ValueError):
@@ -100,16 +118,44 @@ def parse_override(text: str) -> tuple[str, Any]:
     return key, value
 
 
+_REASONS = {
+    "greater_than_equal": "must be >= {ge}",
+    "greater_than": "must be > {gt}",
+    "less_than_equal": "must be <= {le}",
+    "less_than": "must be < {lt}",
+    "too_short": "must have at least {min_length} item(s)",
+    "string_too_short": "must have at least {min_length} character(s)",
+    "literal_error": "must be {expected}",
+    "finite_number": "must be a finite number",
+}
+
+
+def _reason(item: dict[str, Any]) -> str:
+    if item["type"] == "extra_forbidden":
+        return "unknown key"
+    if item["type"] == "string_too_short" and item.get("ctx", {}).get("min_length") == 1:
+        return "must not be empty"
+    template = _REASONS.get(item["type"])
+    return template.format(**{k: _bound(v) for k, v in item.get("ctx", {}).items()}) if template else item["msg"]
+
+
+def _bound(value: Any) -> Any:
+    """1.0 -> 1 (pydantic turns the bounds of float fields into floats)."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
 def _format_validation_error(err: ValidationError, source: str) -> str:
+    """One line per bad field: `  dotted.key: reason (got value)`."""
     lines = [f"invalid config ({source}):"]
     for item in err.errors():
-        key = ".".join(str(p) for p in item["loc"])
-        msg = item["msg"]
-        if item["type"] == "extra_forbidden":
-            msg = "unknown key"
+        loc = [str(p) for p in item["loc"]]
+        if item["type"] == CROSS_FIELD:
+            for field, reason, value in item["ctx"]["problems"]:
+                lines.append(f"  {'.'.join([*loc, field])}: {reason} (got {value!r})")
+            continue
         given = item.get("input")
         shown = "" if item["type"] in ("extra_forbidden", "missing") else f" (got {given!r})"
-        lines.append(f"  {key}: {msg}{shown}")
+        lines.append(f"  {'.'.join(loc)}: {_reason(item)}{shown}")
     return "\n".join(lines)
 
 
@@ -169,5 +215,29 @@ def iter_fields(model: type[Section] = Config, prefix: str = ""):
         if isinstance(annotation, type) and issubclass(annotation, Section):
             yield from iter_fields(annotation, key + ".")
         else:
+            if get_origin(annotation) is Literal:  # its choices are in `field_ranges`
+                annotation = type(get_args(annotation)[0])
             type_name = getattr(annotation, "__name__", None) or str(annotation).replace("typing.", "")
             yield key, type_name, field.default, (field.description or "").strip()
+
+
+_BOUNDS = (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<"))
+
+
+def field_ranges(model: type[Section] = Config, prefix: str = "") -> dict[str, str]:
+    """Dotted key -> the values its field accepts (`>= 1`, `> 0, <= 1`, `non-empty`, `` `a` / `b` ``); '' if any."""
+    out: dict[str, str] = {}
+    for name, field in model.model_fields.items():
+        key = f"{prefix}{name}"
+        annotation = field.annotation
+        if isinstance(annotation, type) and issubclass(annotation, Section):
+            out.update(field_ranges(annotation, key + "."))
+            continue
+        parts = [" / ".join(f"`{choice}`" for choice in get_args(annotation))] if get_origin(annotation) is Literal else []
+        for meta in field.metadata:
+            parts += [f"{op} {_bound(getattr(meta, attr))}" for attr, op in _BOUNDS if getattr(meta, attr, None) is not None]
+            min_length = getattr(meta, "min_length", None)
+            if min_length is not None:
+                parts.append("non-empty" if min_length == 1 else f"length >= {min_length}")
+        out[key] = ", ".join(parts)
+    return out

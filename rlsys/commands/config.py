@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from rlsys.config import add_config_arguments, config_from_args, iter_fields
+from rlsys.config import add_config_arguments, config_from_args, field_ranges, iter_fields
 
 HELP = "print the resolved config (show) or a markdown reference of every field (docs)"
 
@@ -16,7 +16,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="action", required=True)
     show = sub.add_parser("show", help="print the config after the preset and overrides, as YAML")
     add_config_arguments(show)
-    docs = sub.add_parser("docs", help="print a markdown table of every field: key, type, default, meaning")
+    docs = sub.add_parser("docs", help="print a markdown table of every field: key, type, default, range, meaning")
     docs.add_argument("--write-readme", metavar="README", default=None,
                       help="replace the table between the config-reference markers of this file instead")
 
@@ -40,9 +40,10 @@ START, END = "<!-- config-reference:start -->", "<!-- config-reference:end -->"
 
 
 def reference_table() -> str:
-    lines = ["| key | type | default | meaning |", "|---|---|---|---|"]
+    ranges = field_ranges()
+    lines = ["| key | type | default | range | meaning |", "|---|---|---|---|---|"]
     for key, type_name, default, doc in iter_fields():
-        lines.append(f"| `{key}` | {type_name} | `{default!r}` | {doc.replace('|', '/')} |")
+        lines.append(f"| `{key}` | {type_name.replace(' | ', ' or ')} | `{default!r}` | {ranges[key]} | {doc.replace('|', '/')} |")
     return "\n".join(lines) + "\n"
 
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from rlsys.config_base import Section
+from pydantic import Field, model_validator
+
+from rlsys.config_base import Section, require
 
 
 class JudgeConfig(Section):
@@ -16,7 +18,7 @@ class JudgeConfig(Section):
     """Base URL of the OpenAI-compatible endpoint of the `http` judge."""
     api_key_env: str = "OPENAI_API_KEY"
     """Environment variable holding the `http` judge's API key (may be unset for local servers)."""
-    replicas: int = 1
+    replicas: int = Field(1, ge=1)
     """Number of `JudgeActor` replicas."""
     cross_check: bool = True
     """Run the rule judge next to an `llm`/`http` judge and count agreement (verdicts stay the model's)."""
@@ -24,59 +26,70 @@ class JudgeConfig(Section):
     """Engine of the `llm` judge: `auto` is vLLM where CUDA and vLLM are present, else HF transformers."""
     quantization: str | None = None
     """Weight quantization passed to vLLM for the `llm` judge (`awq` for Qwen3-8B-AWQ; None = from the checkpoint)."""
-    gpu_memory_utilization: float = 0.3
+    gpu_memory_utilization: float = Field(0.3, gt=0, le=1)
     """vLLM share of GPU memory for the `llm` judge engine (collocated: take it from the memory plan)."""
     reward: Literal["approach", "binary", "gave_up_penalty"] = "approach"
     """Reward formula: `approach` (R = a/100 if correct else -(1 - a/100)), `binary`, or with a give-up penalty."""
 
     # --- reward variants ---
-    binary_incorrect_reward: float = 0.0
+    binary_incorrect_reward: float = Field(0.0, lt=1)
     """`binary` reward of a wrong or given-up answer: 0.0 gives 1/0 rewards, -1.0 gives 1/-1."""
-    binary_gave_up_reward: float | None = None
+    binary_gave_up_reward: float | None = Field(None, lt=1)
     """`binary` reward of a given-up or missing answer, below a wrong one to keep answering rewarded; None: as wrong."""
-    gave_up_penalty: float = 0.5
+    gave_up_penalty: float = Field(0.5, ge=0)
     """`gave_up_penalty` reward: a give-up earns -gave_up_penalty (wrong answers keep -(1 - a/100))."""
 
     # --- LLM / HTTP judges: prompt, sampling, parsing ---
-    temperature: float = 0.0
+    temperature: float = Field(0.0, ge=0)
     """Sampling temperature of LLM/HTTP judges (0 = greedy, deterministic)."""
-    seed: int = 0
+    seed: int = Field(0, ge=0)
     """Sampling seed sent with every judge request."""
-    max_new_tokens: int = 256
+    max_new_tokens: int = Field(256, ge=1)
     """Tokens for the judge's JSON reply (after any thinking)."""
     thinking: bool = False
     """Let a Qwen3 judge think first (`enable_thinking` in its chat template)."""
-    thinking_budget: int = 512
+    thinking_budget: int = Field(512, ge=0)
     """Most tokens of thinking; at the budget the judge is made to close `</think>` and answer."""
-    batch_size: int = 24
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> "JudgeConfig":
+        return require(
+            self,
+            ("model", self.kind == "rule" or bool(self.model.strip()), f"judge.kind={self.kind} needs a model name"),
+            ("base_url", self.kind != "http" or self.base_url.startswith(("http://", "https://")),
+             "judge.kind=http needs an http:// or https:// base URL"),
+            ("thinking_budget", not self.thinking or self.thinking_budget >= 1, "must be >= 1 when thinking is on"),
+        )
+
+    batch_size: int = Field(24, ge=1)
     """Judge requests an `llm` judge keeps in flight on its engine at once."""
-    max_prompt_tokens: int = 6144
+    max_prompt_tokens: int = Field(6144, ge=1)
     """Longest rubric prompt (tokens) for an `llm` judge; longer trajectories are rendered shorter."""
-    max_cell_chars: int = 800
+    max_cell_chars: int = Field(800, ge=1)
     """Characters of each code cell and of each tool output shown to the judge (head and tail kept)."""
-    max_trajectory_chars: int = 8000
+    max_trajectory_chars: int = Field(8000, ge=1)
     """Characters of the whole rendered trajectory shown to the judge (middle turns dropped first)."""
-    default_approach: float = 50.0
+    default_approach: float = Field(50.0, ge=0, le=100)
     """Approach score used when a judge reply gives a category but no approach score."""
-    parse_retries: int = 1
+    parse_retries: int = Field(1, ge=0)
     """Times an unparseable judge reply is asked again before the verdict is `judge_error`."""
 
     # --- HTTP judge transport ---
-    http_timeout_s: float = 120.0
+    http_timeout_s: float = Field(120.0, gt=0)
     """Timeout of one HTTP judge request."""
-    http_retries: int = 3
+    http_retries: int = Field(3, ge=0)
     """Retries of an HTTP request after a 5xx/429 reply, a timeout or a connection error."""
-    http_backoff_s: float = 1.0
+    http_backoff_s: float = Field(1.0, ge=0)
     """First backoff before an HTTP retry; doubles after each retry."""
-    http_concurrency: int = 16
+    http_concurrency: int = Field(16, ge=1)
     """Most HTTP judge requests in flight at once."""
     http_chat_template_kwargs: bool = True
     """Send `chat_template_kwargs: {enable_thinking: ...}` (vLLM / `rlsys serve`); off for endpoints that reject it."""
 
     # --- rule judge ---
-    f1_threshold: float = 0.8
+    f1_threshold: float = Field(0.8, gt=0, le=1)
     """Rule judge: token F1 against the gold answer (or an alias) at or above which an answer is correct."""
-    containment_min_ratio: float = 0.5
+    containment_min_ratio: float = Field(0.5, ge=0, le=1)
     """Rule judge: one answer contained in the other counts only if shorter/longer (in tokens) is at least this."""
-    efficient_tool_calls: int = 8
+    efficient_tool_calls: int = Field(8, ge=0)
     """Rule judge: most tool calls an episode may make and still earn the efficiency part of the approach score."""

@@ -4,27 +4,29 @@ from __future__ import annotations
 
 from typing import Literal
 
-from rlsys.config_base import Section
+from pydantic import Field, model_validator
+
+from rlsys.config_base import Section, require
 
 
 class ModelConfig(Section):
-    path: str = "artifacts/models/tiny-qwen3"
+    path: str = Field("artifacts/models/tiny-qwen3", min_length=1)
     """Hugging Face model directory or hub name of the policy's base model."""
     tiny: bool = True
     """Build the tiny random-init Qwen3-architecture model at `path` when it is missing."""
     tiny_size: Literal["nano", "tiny", "small", "base"] = "tiny"
     """Size preset of the tiny model (about 0.7M, 4M, 13M, 20M parameters)."""
-    pretrain_steps: int = 0
+    pretrain_steps: int = Field(0, ge=0)
     """Tiny model only: full-parameter LM steps on corpus text and tool-use transcripts that make it a base model."""
-    pretrain_copy_steps: int = 0
+    pretrain_copy_steps: int = Field(0, ge=0)
     """Tiny model only: copy-task steps (random token runs repeated) before the LM steps; they grow induction heads."""
-    pretrain_seq_len: int = 256
+    pretrain_seq_len: int = Field(256, ge=8)
     """Tiny model only: tokens per pretraining window (8 windows per step)."""
-    pretrain_lr: float = 3e-3
+    pretrain_lr: float = Field(3e-3, gt=0)
     """Tiny model only: peak learning rate of pretraining."""
-    pretrain_copy_lr: float = 5.0e-3
+    pretrain_copy_lr: float = Field(5.0e-3, gt=0)
     """Tiny model only: constant learning rate of the copy-task phase (`pretrain_lr` is the LM phase's peak)."""
-    pretrain_copy_share: float = 0.0
+    pretrain_copy_share: float = Field(0.0, ge=0, lt=1)
     """Tiny model only: share of pretraining text (by characters) that is copy drills (spans repeated a line later)."""
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
     """Weights dtype: `auto` is bfloat16 on GPU and float32 on CPU."""
@@ -37,23 +39,34 @@ class RolloutConfig(Section):
     """System prompt: `reference` (functions, strategy, worked example, rules) or `compact` (functions only; tiny models)."""
     question_variable: bool = False
     """Defines `question` (the question text) in the sandbox before the first cell and says so in the prompt (tiny models)."""
-    group_size: int = 24
+    group_size: int = Field(24, ge=1)
     """Rollouts per question (K), the GRPO group."""
-    temperature_min: float = 0.7
+    temperature_min: float = Field(0.7, ge=0)
     """Lower bound of the per-rollout temperature, drawn from U[min, max]."""
-    temperature_max: float = 1.15
+    temperature_max: float = Field(1.15, ge=0)
     """Upper bound of the per-rollout temperature."""
-    top_p: float = 1.0
+    top_p: float = Field(1.0, gt=0, le=1)
     """Nucleus sampling threshold."""
-    max_turns: int = 3
+    max_turns: int = Field(3, ge=1)
     """Assistant turns per episode; the last one asks for the answer."""
-    max_new_tokens: int = 512
+    max_new_tokens: int = Field(512, ge=1)
     """Tokens generated per assistant turn."""
-    max_episode_tokens: int = 4096
+    max_episode_tokens: int = Field(4096, ge=2)
     """Token budget of a whole episode (prompt, generations and observations)."""
-    replicas: int = 1
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> "RolloutConfig":
+        return require(
+            self,
+            ("temperature_max", self.temperature_max >= self.temperature_min,
+             f"must be >= temperature_min ({self.temperature_min})"),
+            ("max_new_tokens", self.max_new_tokens < self.max_episode_tokens,
+             f"must be < max_episode_tokens ({self.max_episode_tokens}): the prompt needs room"),
+        )
+
+    replicas: int = Field(1, ge=1)
     """Number of `RolloutWorker` actors."""
-    concurrency: int = 48
+    concurrency: int = Field(48, ge=1)
     """Episodes a rollout worker runs at once over its engine."""
-    seed: int = 0
+    seed: int = Field(0, ge=0)
     """Seed of temperature draws and sampling."""

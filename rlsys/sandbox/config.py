@@ -4,41 +4,43 @@ from __future__ import annotations
 
 from typing import Literal
 
+from pydantic import Field
+
 from rlsys.config_base import Section
 
 
 class SandboxConfig(Section):
     backend: Literal["auto", "docker", "bwrap"] = "auto"
     """Isolation backend: `docker`, `bwrap` (bubblewrap) or `auto` (Docker when an engine answers)."""
-    image: str = "rlsys-sandbox:latest"
+    image: str = Field("rlsys-sandbox:latest", min_length=1)
     """Docker image that runs the harness (built by `rlsys sandbox build-image`)."""
-    workers: int = 1
+    workers: int = Field(1, ge=1)
     """Number of `SandboxWorker` actors."""
-    containers_per_worker: int = 4
+    containers_per_worker: int = Field(4, ge=1)
     """Warm containers (or bwrap processes) each worker keeps; one episode holds one from its first cell to its end."""
-    burst_containers: int = 12
+    burst_containers: int = Field(12, ge=0)
     """Extra sandboxes a worker may start on demand when all warm ones are held by open episodes."""
-    cell_timeout_s: float = 10.0
+    cell_timeout_s: float = Field(10.0, gt=0)
     """Wall-clock limit of one code cell."""
-    output_bytes: int = 8192
+    output_bytes: int = Field(8192, ge=64)
     """Cap on captured stdout+stderr of one cell; longer output is truncated with a marker."""
-    memory_mb: int = 512
+    memory_mb: int = Field(512, ge=64)
     """Memory limit of one container."""
-    cpus: float = 1.0
+    cpus: float = Field(1.0, gt=0)
     """CPU limit of one container."""
-    pids: int = 64
+    pids: int = Field(64, ge=8)
     """Process limit of one container."""
-    max_tool_calls_per_cell: int = 20
+    max_tool_calls_per_cell: int = Field(20, ge=1)
     """Tool calls allowed in one cell."""
-    max_tool_bytes_per_cell: int = 262144
+    max_tool_bytes_per_cell: int = Field(262144, ge=1024)
     """Bytes of tool results one cell may receive; further calls fail with a message to the model."""
-    tmpfs_mb: int = 16
+    tmpfs_mb: int = Field(16, ge=1)
     """Size of the writable /tmp of a sandbox (the only writable place)."""
-    max_cells_per_container: int = 2000
+    max_cells_per_container: int = Field(2000, ge=1)
     """Cells a container serves before it is replaced (bounds slow leaks)."""
-    start_timeout_s: float = 60.0
+    start_timeout_s: float = Field(60.0, gt=0)
     """Deadline for a sandbox to start and answer."""
-    acquire_timeout_s: float = 120.0
+    acquire_timeout_s: float = Field(120.0, gt=0)
     """How long opening an episode waits for a free sandbox before its cells fail as infra errors."""
-    docker_timeout_s: float = 30.0
+    docker_timeout_s: float = Field(30.0, gt=0)
     """Timeout of every Docker API call."""

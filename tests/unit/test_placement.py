@@ -1,7 +1,7 @@
 import pytest
 
 from rlsys.actors.placement import plan_placement
-from rlsys.config import load_config
+from rlsys.config import ConfigError, load_config
 
 
 def test_local_mode_fits_two_cores():
@@ -24,5 +24,9 @@ def test_cluster_scales_roles_independently():
 
 
 def test_bad_replicas_are_refused():
+    with pytest.raises(ConfigError, match=r"sandbox\.workers: must be >= 1 \(got 0\)"):
+        load_config("configs/tiny-cpu.yaml", ["sandbox.workers=0"])
+    cfg = load_config("configs/tiny-cpu.yaml")
+    unchecked = cfg.model_copy(update={"sandbox": cfg.sandbox.model_copy(update={"workers": 0})})  # skips validation
     with pytest.raises(ValueError, match="sandbox replicas"):
-        plan_placement(load_config("configs/tiny-cpu.yaml", ["sandbox.workers=0"]))
+        plan_placement(unchecked)
