@@ -4,7 +4,9 @@ Two phrasings of the same answer should give the same tokens: case, accents, pun
 articles, whitespace and unicode dashes are dropped; number words, thousands separators,
 scale words ("90 million"), ordinals and percentages become canonical numbers; dates in the
 usual formats become one token `date_YYYY_MM_DD` (or `date_YYYY_MM`); parenthesised asides
-are removed; leading boilerplate ("The answer is") is stripped.
+are removed; leading boilerplate ("The answer is") is stripped; possessives lose their `'s`
+(`University’s` -> `university`); vulgar fractions become decimals (`½` -> `0.5`, `2½` -> `2.5`);
+`a hundred` is 100 and `$90 m` / `90 m dollars` is 90 million.
 """
 
 from __future__ import annotations
@@ -41,6 +43,12 @@ ORDINALS = {
 SCALES = {"hundred": 100, "thousand": 1_000, "million": 1_000_000, "billion": 1_000_000_000, "trillion": 10**12}
 SCALE_ABBREVIATIONS = {"k": "thousand", "m": "million", "mn": "million", "bn": "billion"}
 ARTICLES = {"a", "an", "the"}
+# Unit words and their abbreviations compare equal.
+UNIT_ABBREVIATIONS = {
+    "kilobytes": "kb", "kilobyte": "kb", "megabytes": "mb", "megabyte": "mb", "gigabytes": "gb", "gigabyte": "gb",
+    "kilometres": "km", "kilometers": "km", "kilometre": "km", "kilometer": "km", "kilograms": "kg", "kilogram": "kg",
+    "centimetres": "cm", "centimeters": "cm", "millimetres": "mm", "millimeters": "mm", "kph": "kmh",
+}
 # Dropped on both sides: currency words and hedges ("about 50%", "approximately 16").
 DROPPED_WORDS = ARTICLES | {"dollars", "dollar", "usd", "about", "approximately", "approx", "around", "roughly", "circa", "nearly", "some"}
 
@@ -49,6 +57,10 @@ _QUOTES = dict.fromkeys(map(ord, "\u2018\u2019\u201b\u2032\u00b4`"), "'") | dict
 _BOILERPLATE = re.compile(
     r"^\s*(?:(?:the\s+)?(?:final\s+)?answer\s*(?:is|:)\s*|it\s+(?:is|was)\s+|they\s+(?:are|were)\s+)", re.I
 )
+_FRACTIONS = {"\u00bd": ".5", "\u00bc": ".25", "\u00be": ".75", "\u2153": ".333333", "\u2154": ".666667", "\u215b": ".125"}
+_FRACTION_RE = re.compile(r"(\d*)\s*([" + "".join(_FRACTIONS) + "])")
+# "90 m" is 90 million only next to money: "$90 m", "90 m dollars" ("90 m" alone may be metres)
+_MONEY_SCALE = re.compile(r"(?<=\d)\s+(m|mn|bn|k)\b(?=\s*(?:dollars?|usd|euros?|pounds?)\b)|(?<=[$£€¥]\d)\s*(m|mn|bn|k)\b")
 _PARENS = re.compile(r"\s*[\(\[][^\(\)\[\]]*[\)\]]")
 _ORD_SUFFIX = r"(?:st|nd|rd|th)?"
 _DATE_PATTERNS: list[tuple[re.Pattern[str], tuple[str, str, str]]] = [
@@ -112,6 +124,9 @@ def _words_to_numbers(tokens: list[str]) -> list[str]:
     i = 0
     while i < len(tokens):
         tok = tokens[i]
+        if tok == "a" and i + 1 < len(tokens) and tokens[i + 1] in SCALES:  # "a hundred", "a million"
+            tokens = tokens[:i] + ["1"] + tokens[i + 1 :]
+            tok = "1"
         starts_digit = _is_number(tok)
         if not (starts_digit or tok in UNITS or tok in TENS or tok in ORDINALS):
             out.append(tok)
@@ -151,8 +166,22 @@ def _words_to_numbers(tokens: list[str]) -> list[str]:
     return out
 
 
+def _fractions(text: str) -> str:
+    return _FRACTION_RE.sub(lambda m: (m.group(1) or "0") + _FRACTIONS[m.group(2)], text)
+
+
+def _money_scale(text: str) -> str:
+    def one(m: re.Match[str]) -> str:
+        return " " + SCALE_ABBREVIATIONS[m.group(1) or m.group(2)]
+
+    # `[$£€¥]\d` lookbehind covers one digit; longer amounts: rewrite "$123 m" in two steps
+    text = re.sub(r"([$£€¥]\d[\d,.]*)\s*(m|mn|bn|k)\b", lambda m: m.group(1) + " " + SCALE_ABBREVIATIONS[m.group(2)], text)
+    return _MONEY_SCALE.sub(one, text)
+
+
 def normalize_tokens(text: str, drop_asides: bool = True) -> list[str]:
     """The comparable tokens of an answer (see the module docstring)."""
+    text = _fractions(text)
     text = unicodedata.normalize("NFKC", text).translate(_DASHES).translate(_QUOTES)
     text = strip_accents(text).lower().strip()
     text = _BOILERPLATE.sub("", text)
@@ -160,18 +189,20 @@ def normalize_tokens(text: str, drop_asides: bool = True) -> list[str]:
         stripped = _PARENS.sub("", text).strip()
         text = stripped or text
     text = canonical_dates(text)
+    text = _money_scale(text)
     text = re.sub(r"(?<=\d),(?=\d{3}\b)", "", text)          # 236,857 -> 236857
     text = re.sub(r"(\d)\s*(?:%|percent\b|per\s+cent\b)", r"\1 percent", text)
     text = text.replace("&", " and ")
     text = re.sub(r"(?<=\d)(st|nd|rd|th)\b", "", text)         # 14th -> 14
     text = re.sub(r"(?<=\d)(k|m|mn|bn)\b", lambda m: " " + SCALE_ABBREVIATIONS[m.group(1)], text)  # 90m
     text = re.sub(r"\b(?:us|a|c|nz|hk)?[$£€¥₹]", " ", text)
-    text = text.replace("'", "")                               # Joe's -> joes
+    text = re.sub(r"(?<=[a-z])'s\b", "", text)                 # University's -> university
+    text = text.replace("'", "")                               # Fuchs' -> fuchs, don't -> dont
     text = re.sub(r"(?<!\d)\.|\.(?!\d)", " ", text)            # keep decimal points only
     text = re.sub(r"[^\w.\s]", " ", text)
-    tokens = [t for t in text.split() if t not in DROPPED_WORDS]
+    tokens = [t for t in text.split() if t not in DROPPED_WORDS or t == "a"]  # "a hundred" = 100
     tokens = _words_to_numbers(tokens)
-    return [t for t in tokens if t not in ARTICLES]
+    return [UNIT_ABBREVIATIONS.get(t, t) for t in tokens if t not in ARTICLES]
 
 
 def normalize(text: str, drop_asides: bool = True) -> str:

@@ -14,6 +14,7 @@ class Category(str, Enum):
     CORRECT = "correct"
     INCORRECT = "incorrect"
     GAVE_UP = "gave_up"
+    UNSURE = "unsure"        # the rule judge cannot decide (paraphrase, alias): not rewarded as correct
     JUDGE_ERROR = "judge_error"  # the judge failed: excluded from group statistics, never "wrong"
 
 
