@@ -21,6 +21,7 @@ Order of checks, against each alias of the gold answer (`|`-separated, or a list
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import Counter
 from dataclasses import dataclass
@@ -106,6 +107,7 @@ def token_f1(pred: list[str], gold: list[str], question: set[str] = frozenset())
     return 2 * precision * recall / (precision + recall)
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def _stem(token: str) -> str:
     if len(token) > 3 and token.isalpha() and token.endswith("s") and not token.endswith("ss"):
         return token[:-1]
@@ -127,8 +129,13 @@ def _same(g: str, p: str, question: set[str], dates: bool = True) -> bool:
 def find_run(longer: list[str], shorter: list[str], question: set[str] = frozenset(), dates: bool = True) -> int:
     """Start of `shorter` as a token run inside `longer` (token equivalence above), else -1."""
     n = len(shorter)
-    for i in range(len(longer) - n + 1) if n else ():
-        if all(_same(shorter[k], longer[i + k], question, dates) for k in range(n)):
+    if not n or n > len(longer):
+        return -1
+    first = shorter[0]
+    for i in range(len(longer) - n + 1):
+        if longer[i] != first and not _same(first, longer[i], question, dates):
+            continue
+        if all(shorter[k] == longer[i + k] or _same(shorter[k], longer[i + k], question, dates) for k in range(1, n)):
             return i
     return -1
 
