@@ -39,7 +39,7 @@ class JudgeConfig(Section):
 
     # --- reward variants ---
     binary_incorrect_reward: float = 0.0
-    """`binary` reward of a wrong or given-up answer: 0.0 gives 1/0 rewards, -1.0 gives 1/-1."""
+    """`binary` reward of a wrong, `unsure` or given-up answer: 0.0 gives 1/0 rewards, -1.0 gives 1/-1."""
     binary_gave_up_reward: float | None = None
     """`binary` reward of a given-up or missing answer, below a wrong one to keep answering rewarded; None: as wrong."""
     missing_answer_reward: float = Field(-0.5, ge=-10.0, le=10.0)
@@ -96,6 +96,7 @@ class JudgeConfig(Section):
     f1_threshold: float = 0.8
     """Rule judge: token F1 against the gold answer (or an alias) at or above which an answer is correct."""
     containment_min_ratio: float = 0.5
-    """Rule judge: one answer contained in the other counts only if shorter/longer (in tokens) is at least this."""
+    """Rule judge: an answer that is a part of a proper-name gold ("Tenoch Huerta" for "José Tenoch Huerta
+    Mejía") is correct with at least this share of the gold's tokens; other parts of the gold are `unsure`."""
     efficient_tool_calls: int = 8
     """Rule judge: most tool calls an episode may make and still earn the efficiency part of the approach score."""
