@@ -34,7 +34,8 @@ _SENTENCE_END = re.compile(r"(?<=[.!?;])\s+(?=[A-Z0-9\"'(])")
 _WORD = re.compile(r"[^\W_][\w'\u2019.+-]*")
 # Words that open a clause rather than a list item ("..., which distributes it").
 CLAUSE_WORDS = {"which", "who", "whom", "whose", "that", "where", "when", "while", "as", "according", "based",
-                "both", "respectively", "with", "per", "from", "in", "on", "at", "by", "for", "since", "after"}
+                "both", "respectively", "with", "per", "from", "in", "on", "at", "by", "for", "since", "after",
+                "though", "although", "but", "however", "i", "it", "he", "she", "they", "this", "its"}
 
 
 _ASIDES = re.compile(r"\s*[\(\[][^\(\)\[\]]*[\)\]]")
@@ -97,6 +98,19 @@ def item_like(segment: str, max_words: int = 5) -> bool:
     """Could this segment be a list item (short, not a clause)?"""
     words = segment.split()
     return 0 < len(words) <= max_words and words[0].lower() not in CLAUSE_WORDS
+
+
+def same_type(segment: str, gold: str) -> bool:
+    """Could this list item be another candidate of the gold's kind: a name for a name (most of
+    its longer words capitalised), a number for a number, any short item for a common noun?"""
+    if not item_like(segment):
+        return False
+    if re.search(r"\d", gold):
+        return re.search(r"\d", segment) is not None
+    def proper(text: str) -> bool:
+        words = [w for w in _WORD.findall(text) if len(w) > 2 and w.lower() not in ("and", "the", "of", "for")]
+        return bool(words) and sum(w[0].isupper() for w in words) * 2 >= len(words) + (len(words) > 1)
+    return proper(segment) if proper(gold) else True
 
 
 def after_contrast(answer: str) -> str | None:

@@ -50,6 +50,10 @@ _COMMON = {"of", "in", "on", "at", "to", "and", "or", "for", "by", "with", "from
            "page", "article", "section", "according", "found", "not", "no"}
 
 
+_ABBREVIATIONS = {"st": "saint", "mt": "mount", "ft": "fort", "jr": "junior", "sr": "senior", "dr": "doctor",
+                  "gen": "general", "pres": "president", "univ": "university", "co": "company", "corp": "corporation"}
+
+
 @dataclass
 class Match:
     """The outcome of comparing one answer with the gold answer."""
@@ -122,6 +126,8 @@ def _same(g: str, p: str, question: set[str], dates: bool = True) -> bool:
         return True  # a date in the gold year
     if dates and g.startswith("date_") and p.startswith(g + "_"):
         return True  # a day in the gold month
+    if _ABBREVIATIONS.get(g) == p or _ABBREVIATIONS.get(p) == g:
+        return True  # "st" / "saint"
     # a light plural, unless one of the two forms is the question's own word
     return _stem(g) == _stem(p) and (g in question) == (p in question)
 
@@ -184,11 +190,12 @@ def _guard(answer: str, tokens: list[str], start: int, gold: list[str], alias: s
         return Match("incorrect", "candidates", alias)
     others = _spans_whole_segments(answer, gold, question)
     if others is not None:
-        before, after = ([s for s in side if shape.item_like(s)] for side in others)
-        if len(before) + len(after) >= 2:
+        before, after = ([s for s in side if shape.same_type(s, alias)] for side in others)
+        listed = sum(shape.item_like(s) for side in others for s in side)
+        if len(before) + len(after) >= 2 or listed >= 3:
             return Match("incorrect", "candidates", alias)
         qualified = "," in alias and after and not before and not _list_items(alias)  # "Sabattus, Maine, USA"
-        if (before or after) and not qualified:
+        if ((before or after) and not qualified) or listed == 2:
             return Match("unsure", "another_candidate", alias)
     capitalised, words = shape.capitalised_words(answer, set(gold), question | _COMMON)
     if capitalised >= 2 and capitalised > 0.75 * words:  # a bag of names: "MIT Harvard Stanford Yale"
@@ -225,6 +232,22 @@ def _match_list(answer: str, tokens: list[str], alias: str, question: set[str]) 
         if shape.item_like(seg) and seg_tokens and not any(find_run(seg_tokens, item, question) >= 0 for item in items):
             return Match("incorrect", "list_extra_item", alias)
     return Match("correct", "list", alias)
+
+
+def _match_qualified(answer: str, tokens: list[str], alias: str, question: set[str]) -> Match | None:
+    """A gold "Sound City Studios, Los Angeles" in an answer "... Sound City Studios in Los Angeles":
+    both parts in order, at most three words apart."""
+    parts = shape.segments(alias)
+    if alias.count(",") != 1 or len(parts) != 2 or _list_items(alias):
+        return None
+    first, second = (normalize_tokens(p) for p in parts)
+    start = find_run(tokens, first, question)
+    if start < 0 or not second:
+        return None
+    tail = tokens[start + len(first) : start + len(first) + 3 + len(second)]
+    if find_run(tail, second, question) < 0:
+        return None
+    return _guard(answer, tokens, start, first, alias, question) or Match("correct", "qualified", alias)
 
 
 def _proper(alias: str) -> bool:
@@ -280,6 +303,9 @@ def match_answer(
             if best.category != "unsure":
                 best = Match("incorrect", "number_mismatch", alias, token_f1(main, golds[0], asked))
             continue
+        qualified = _match_qualified(answer, main, alias, asked)
+        if qualified is not None:
+            return qualified
         listed = _match_list(answer, main, alias, asked)
         if listed is not None:
             return listed
@@ -289,8 +315,9 @@ def match_answer(
             return _guard(answer, main, 0, g, alias, asked) or Match("correct", "f1", alias, f1)
         if main and find_run(g, main, asked, dates=False) >= 0:  # the answer is a part of the gold
             numbers = numbers_in(g)
-            if numbers and set(main) == numbers:
-                return Match("correct", "number_only", alias, f1)
+            units = [t for t in g if t not in numbers]
+            if numbers and set(main) == numbers and len(units) <= 2 and not _proper(alias):
+                return Match("correct", "number_only", alias, f1)  # "8" for "8 seasons"
             if _proper(alias) and len(main) / len(g) >= min_ratio and not _list_items(alias):
                 return _guard(answer, main, 0, main, alias, asked) or Match("correct", "partial_name", alias, f1)
             best = Match("unsure", "partial", alias, f1)

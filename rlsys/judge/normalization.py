@@ -201,6 +201,8 @@ def _normalize_cached(text: str, drop_asides: bool) -> tuple[str, ...]:
 
 
 _THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}\b)")
+_BETWEEN = re.compile(r"\bbetween\s+(\d+(?:\.\d+)?)\s*(?:%|percent)?\s+and\s+(?=\d)")
+_RANGE = re.compile(r"(\d+(?:\.\d+)?)\s*(?:%|percent)?\s*(?:-|\bto\b)\s*(?=\d)")
 _PERCENT = re.compile(r"(\d)\s*(?:%|percent\b|per\s+cent\b)")
 _ORDINAL_SUFFIX = re.compile(r"(?<=\d)(st|nd|rd|th)\b")
 _ATTACHED_SCALE = re.compile(r"(?<=\d)(k|m|mn|bn)\b")
@@ -226,6 +228,8 @@ def _normalize(text: str, drop_asides: bool) -> list[str]:
         text = canonical_dates(text)
         text = _money_scale(text)
         text = _THOUSANDS.sub("", text)                        # 236,857 -> 236857
+        text = _BETWEEN.sub(r"\1 to ", text)                   # between 1.5% and 2% -> 1.5 to 2%
+        text = _RANGE.sub(r"\1 to ", text)                     # 1.5-2%, 1.5% to 2% -> 1.5 to 2%
         text = _PERCENT.sub(r"\1 percent", text)
         text = _ORDINAL_SUFFIX.sub("", text)                   # 14th -> 14
         text = _ATTACHED_SCALE.sub(lambda m: " " + SCALE_ABBREVIATIONS[m.group(1)], text)  # 90m

@@ -49,6 +49,16 @@ def test_calibrate_the_rule_judge_meets_the_targets(tmp_path, capsys):
     assert report["verdicts_per_s"] > 0 and report["categories"].get("unsure", 0) > 0
 
 
+def test_calibrate_on_the_hand_written_answers(tmp_path):
+    """146 answers written by hand in model styles (see heldout_rows.py); same targets."""
+    out = tmp_path / "heldout.json"
+    assert main(["judge", "calibrate", str(FIXTURES / "calibration_heldout.jsonl"), "--json", str(out),
+                 "--set", "judge.kind=rule"]) == 0
+    report = json.loads(out.read_text())
+    assert report["rows"] == 146
+    assert report["agreement"] >= 0.90 and report["kappa"] >= 0.75 and report["precision_correct"] >= 0.90
+
+
 def test_kappa_and_confusion_against_hand_computed_values():
     # 20 rows: tp 8, fp 2, fn 1, tn 9 -> po = 0.85, pe = (10*9 + 10*11)/400 = 0.5, kappa = 0.7
     assert cohen_kappa(8, 2, 1, 9) == pytest.approx(0.7)
