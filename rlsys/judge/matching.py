@@ -327,4 +327,6 @@ def match_answer(
             best = Match("unsure", "overlap" if shared else "acronym", alias, f1)
         elif best.category != "unsure" and f1 >= best.f1:
             best = Match("incorrect", "no_match", alias, f1)
+    if best.category == "unsure" and asked and set(main) <= asked:
+        return Match("incorrect", "question_words", best.alias, best.f1)  # "Twisters" for "... Twisters a new chapter of?"
     return best
