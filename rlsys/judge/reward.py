@@ -25,10 +25,11 @@ from rlsys.judge.config import JudgeConfig
 from rlsys.judge.types import Category, Verdict
 
 
-def reward(verdict: Verdict, cfg: JudgeConfig | None = None, missing: bool = False) -> float | None:
+def reward(verdict: Verdict, cfg: JudgeConfig | None = None, missing: bool | None = None) -> float | None:
     """The reward of one verdict under `cfg.reward` (see the module docstring); `missing`: the
-    episode gave no answer at all."""
+    episode gave no answer at all (default: `verdict.missing_answer`, which the judges set)."""
     cfg = cfg or JudgeConfig()
+    missing = verdict.missing_answer if missing is None else missing
     category = verdict.category
     if category is Category.JUDGE_ERROR:
         return None

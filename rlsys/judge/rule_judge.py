@@ -142,7 +142,7 @@ class RuleJudge:
         approach = behaviour.approach(self.cfg.efficient_tool_calls)
         shown = "no answer" if answer is None else repr(answer[:200])
         rationale = f"{m.category} ({m.how}, f1={m.f1:.2f}) for {shown}; {behaviour.describe()}"
-        return Verdict(Category(m.category), approach, rationale)
+        return Verdict(Category(m.category), approach, rationale, missing_answer=answer is None)
 
     async def score(self, batch: list[Trajectory]) -> list[Verdict]:
         return [self.judge(traj) for traj in batch]

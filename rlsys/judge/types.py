@@ -24,6 +24,7 @@ class Verdict:
     approach: float = 50.0   # 0..100: quality of the search approach
     rationale: str = ""
     raw: str = ""            # the judge's raw reply (LLM judges)
+    missing_answer: bool = False  # the episode gave no answer at all (set by the judges; see `reward`)
 
     @property
     def correct(self) -> bool:

@@ -119,3 +119,12 @@ def test_cross_check_reads_booleans_as_modes():
     assert JudgeConfig(cross_check="unsure").cross_check == "unsure"
     with pytest.raises(ValueError):
         JudgeConfig(cross_check="sometimes")
+
+
+async def test_judges_mark_missing_answers_so_every_caller_of_reward_gets_it():
+    from rlsys.judge.rule_judge import RuleJudge
+
+    none, wrong = make_traj(None, episode_id="none"), make_traj("Jake Gyllenhaal", episode_id="wrong")
+    v_none, v_wrong = await RuleJudge().score([none, wrong])
+    assert v_none.missing_answer and not v_wrong.missing_answer
+    assert reward(v_none) == -0.5 and reward(v_wrong) == 0.0  # no `missing=` needed (the training loop's call)
