@@ -98,3 +98,16 @@ def test_calibrate_an_http_judge(tmp_path):
     report = json.loads(out.read_text())
     assert report["confusion"] == {"tp": 1, "fp": 2, "fn": 0, "tn": 0}  # the scripted judge says correct to all
     assert "Gold answer: Ty Simpkins | Simpkins" in " ".join(m["content"] for b in chat.bodies for m in b["messages"])
+
+
+def test_calibrate_an_llm_judge_on_the_tiny_model(tmp_path, nano_model_dir):
+    """The `--judge llm` path end to end (engine built from judge.model); the random model's
+    replies never parse, so every row is a judge error, counted apart from the agreement."""
+    rows = tmp_path / "rows.jsonl"
+    rows.write_text(json.dumps({"question": "Who?", "gold": "Ty Simpkins", "response": "Ty Simpkins", "verdict": True}) + "\n")
+    out = tmp_path / "llm.json"
+    assert main(["judge", "calibrate", str(rows), "--judge", "llm", "--json", str(out),
+                 "--set", f"judge.model={nano_model_dir}", "--set", "judge.engine=hf",
+                 "--set", "judge.max_new_tokens=4", "--set", "judge.parse_retries=0"]) == 0
+    report = json.loads(out.read_text())
+    assert report["rows"] == 1 and report["judge_errors"] == 1 and report["judged"] == 0
