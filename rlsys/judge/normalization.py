@@ -185,7 +185,7 @@ def _money_scale(text: str) -> str:
 
 def normalize_tokens(text: str, drop_asides: bool = True) -> list[str]:
     """The comparable tokens of an answer (see the module docstring)."""
-    if len(text) > 2000:  # page windows: not worth caching
+    if len(text) > 300:  # page windows (grounding) are not worth caching; answers and golds are
         return _normalize(text, drop_asides)
     return list(_normalize_cached(text, drop_asides))
 
@@ -195,7 +195,7 @@ def clear_cache() -> None:
     _normalize_cached.cache_clear()
 
 
-@functools.lru_cache(maxsize=1 << 16)
+@functools.lru_cache(maxsize=1 << 14)
 def _normalize_cached(text: str, drop_asides: bool) -> tuple[str, ...]:
     return tuple(_normalize(text, drop_asides))
 
