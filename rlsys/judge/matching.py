@@ -197,6 +197,11 @@ def _guard(answer: str, tokens: list[str], start: int, gold: list[str], alias: s
         qualified = "," in alias and after and not before and not _list_items(alias)  # "Sabattus, Maine, USA"
         if ((before or after) and not qualified) or listed == 2:
             return Match("unsure", "another_candidate", alias)
+    if question and set(gold) <= question:  # the gold is in the question: echoing the question must not pass
+        rest = tokens[:start] + tokens[start + len(gold):]
+        echoed = sum(t in question for t in rest)
+        if echoed >= 4 and echoed >= 0.8 * len(rest):
+            return Match("unsure", "restates_question", alias)
     capitalised, words = shape.capitalised_words(answer, set(gold), question | _COMMON)
     if capitalised >= 2 and capitalised > 0.75 * words:  # a bag of names: "MIT Harvard Stanford Yale"
         return Match("incorrect" if capitalised >= 4 else "unsure", "name_list", alias)

@@ -104,3 +104,13 @@ def test_empty_or_aside_only_answers_never_match(answer):
 ])
 def test_what_a_rule_cannot_decide_is_unsure(answer, gold):
     assert cat(answer, gold) == "unsure"
+
+
+def test_echoing_the_question_is_never_correct(shared_data):
+    """Some golds appear in their question ("Nefarious", "Luca"): the question as the answer must not pass."""
+    import json
+
+    rows = [json.loads(line) for line in (shared_data / "wiki-trivia-v4" / "questions.jsonl").open()]
+    assert sum(cat(r["question"], r["answer"], question=r["question"]) == "correct" for r in rows) == 0
+    nefarious = rows[1]
+    assert cat("The demon calls himself Nefarious.", nefarious["answer"], question=nefarious["question"]) == "correct"
