@@ -17,6 +17,7 @@ Order of checks, against each alias of the gold answer (`|`-separated, or a list
 7. the answer inside the gold: a proper name's part at least `min_ratio` of it, or the gold's
    number without its unit -> correct; other parts -> unsure;
 8. shared words or an acronym -> unsure; different numbers or nothing shared -> incorrect.
+An answer of more than `MAX_ANSWER_TOKENS` tokens is never correct by rule (unsure if it holds the gold).
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ GIVE_UP_PATTERNS = [
     r"^\s*(?:n/?a|none|null|nothing|-+|\?+)\s*\.?\s*$",
 ]
 _GIVE_UP = re.compile("|".join(GIVE_UP_PATTERNS), re.I)
+MAX_ANSWER_TOKENS = 60  # longer answers (an essay, a pasted page) are never correct by rule
 _PARENS = re.compile(r"\s*[\(\[][^\(\)\[\]]*[\)\]]")
 # Words too common to count as an overlap with the gold.
 _COMMON = {"of", "in", "on", "at", "to", "and", "or", "for", "by", "with", "from", "is", "was", "it", "its",
@@ -296,6 +298,9 @@ def match_answer(
         if rest is None:
             return Match("gave_up", "gave_up")
         answer, (main, full) = rest, _answer_forms(rest)
+    if len(main) > MAX_ANSWER_TOKENS:  # a page pasted as the answer: a rule cannot tell what it commits to
+        found = any(find_run(main, g, asked) >= 0 for golds in forms.values() for g in golds)
+        return Match("unsure" if found else "incorrect", "too_long")
     best = Match("incorrect", "no_match")
     for alias, golds in forms.items():
         for g in golds:

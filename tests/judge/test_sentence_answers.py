@@ -114,3 +114,10 @@ def test_echoing_the_question_is_never_correct(shared_data):
     assert sum(cat(r["question"], r["answer"], question=r["question"]) == "correct" for r in rows) == 0
     nefarious = rows[1]
     assert cat("The demon calls himself Nefarious.", nefarious["answer"], question=nefarious["question"]) == "correct"
+
+
+def test_a_pasted_page_is_not_correct():
+    page = ("Mauritius is a play by Theresa Rebeck. It premiered on Broadway in 2007 with Bobby Cannavale, "
+            "Alison Pill and F. Murray Abraham, and was nominated for several awards. ") * 3
+    assert cat(page, "Mauritius") == "unsure"
+    assert cat(page, "Rabbit Hole") == "incorrect"
