@@ -23,6 +23,7 @@ COMMANDS: dict[str, str] = {
     "eval": "rlsys.commands.eval",
     "report": "rlsys.commands.report",
     "serve": "rlsys.commands.serve",
+    "judge": "rlsys.commands.judge",
     "bench": "rlsys.commands.bench",
     "config": "rlsys.commands.config",
 }

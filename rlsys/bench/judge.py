@@ -1,4 +1,5 @@
-"""`rlsys bench judge`: verdicts per second of the rule judge, of an LLM judge on the tiny model
+"""`rlsys bench judge`: verdicts per second of the rule judge (short answers, and sentence-length
+answers of 15-35 words, the way most models answer), of an LLM judge on the tiny model
 through the HF engine, and of the same model behind `rlsys serve` (HTTP), for one batch
 (default 24, a GRPO group). Each figure is the median over repeats after one warm-up; the
 engine and HTTP batches alternate, so the ratio between them is taken side by side.
@@ -21,7 +22,7 @@ import time
 from pathlib import Path
 from typing import Any, Awaitable, Callable
 
-HELP = "verdicts/s of the rule judge, an LLM judge on the tiny model, and the same model over rlsys serve"
+HELP = "verdicts/s of the rule judge (short and sentence answers), an LLM judge on the tiny model, and the same model over rlsys serve"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -36,9 +37,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--skip-http", action="store_true", help="leave out the rlsys serve measurement")
 
 
-def bench_batch(n: int, seed: int = 0) -> list[Any]:
+SENTENCE_ANSWERS = [
+    "According to the article I read, the answer is {gold}, which the relevant section states right after the background.",
+    "After searching the corpus twice, I found that it was {gold}, as the page on this topic says in its history section.",
+    "The infobox does not list it, but the career section names {gold}; the second search result confirms the same thing.",
+    "It might be {gold} or {other}, though I could not confirm either of them from the pages that the search returned.",
+    "Based on the search results, the page clearly states {other}, and the section on the early years says the same.",
+    "{gold}. No, actually, reading the section again, it was {other}, as the second paragraph of the article explains.",
+]
+
+
+def bench_batch(n: int, seed: int = 0, sentences: bool = False) -> list[Any]:
     """`n` realistic trajectories: real trivia questions where available, two search cells each
-    with page-sized outputs, and a mix of right, reworded, wrong and given-up answers."""
+    with page-sized outputs, and a mix of right, reworded, wrong and given-up answers
+    (`sentences`: answers of 15-35 words that embed, hedge or contradict the gold)."""
     import random
 
     from rlsys.corpus.types import Question
@@ -57,6 +69,9 @@ def bench_batch(n: int, seed: int = 0) -> list[Any]:
         row = rows[rng.randrange(len(rows))]
         gold = row["answer"]
         answer = [gold, gold.lower() + ".", "Unknown", "Springfield", f"The answer is {gold}"][i % 5]
+        if sentences:
+            other = rows[rng.randrange(len(rows))]["answer"]
+            answer = SENTENCE_ANSWERS[i % len(SENTENCE_ANSWERS)].format(gold=gold, other=other)
         page = f"# {row['question'][:40]}\n" + "Background text of the page. " * 40 + f"\nThe answer: {gold}.\n"
         cell = f"hits = search_pages({row['question'][:50]!r})\nfor h in hits[:3]:\n    print(h['title'])\nprint(read_section(hits[0]['page_id'] + ':full'))"
         turns = [
@@ -118,6 +133,7 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
     from rlsys.config import config_from_args
     from rlsys.judge.http_judge import HTTPJudge
     from rlsys.judge.llm_judge import LLMJudge
+    from rlsys.judge.normalization import clear_cache
     from rlsys.judge.rule_judge import RuleJudge
 
     cfg = config_from_args(args)
@@ -131,9 +147,21 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
     figures: dict[str, Any] = {"batch": args.batch, "model": model, "max_new_tokens": args.max_new_tokens}
 
     rule = RuleJudge(cfg.judge)
-    median = (await _median_times("rule judge", args.rule_repeats, {"rule": lambda: rule.score(batch)}))["rule"]
+
+    def cold(trajectories):  # normalisations are cached: each timed batch starts without them
+        clear_cache()
+        return rule.score(trajectories)
+
+    median = (await _median_times("rule judge", args.rule_repeats, {"rule": lambda: cold(batch)}))["rule"]
     figures.update(rule_verdicts_per_s=round(len(batch) / median, 1), rule_batch_s=round(median, 4))
     print(f"rule judge: {figures['rule_verdicts_per_s']} verdicts/s", file=sys.stderr)
+    sentence_batch = bench_batch(args.batch, sentences=True)
+    median = (await _median_times("rule judge, sentence answers", args.rule_repeats,
+                                  {"rule": lambda: cold(sentence_batch)}))["rule"]
+    figures.update(rule_sentence_verdicts_per_s=round(len(sentence_batch) / median, 1),
+                   rule_sentence_batch_s=round(median, 4),
+                   sentence_answer_words_mean=round(statistics.mean(len(t.answer.split()) for t in sentence_batch), 1))
+    print(f"rule judge, sentence answers: {figures['rule_sentence_verdicts_per_s']} verdicts/s", file=sys.stderr)
 
     judge_cfg = cfg.judge.model_copy(update={"kind": "llm", "max_new_tokens": args.max_new_tokens,
                                              "parse_retries": 0, "batch_size": args.batch})

@@ -47,6 +47,11 @@ class ChatJudge:
     async def judge(self, traj: Trajectory) -> Verdict:
         """One verdict: ask, parse; on an unparseable reply ask again (`parse_retries` times)
         with the bad reply and a repair instruction; then give `judge_error`."""
+        verdict = await self._judge(traj)
+        verdict.missing_answer = traj.answer is None
+        return verdict
+
+    async def _judge(self, traj: Trajectory) -> Verdict:
         base = self.messages_for(traj)
         messages = base
         reply, reason = "", ""

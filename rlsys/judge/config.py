@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from rlsys.config_base import Section, require
 
@@ -20,24 +20,41 @@ class JudgeConfig(Section):
     """Environment variable holding the `http` judge's API key (may be unset for local servers)."""
     replicas: int = Field(1, ge=1)
     """Number of `JudgeActor` replicas."""
-    cross_check: bool = True
-    """Run the rule judge next to an `llm`/`http` judge and count agreement (verdicts stay the model's)."""
+    cross_check: Literal["all", "unsure", "off"] = "all"
+    """With an `llm`/`http` judge: `all` = the model judges every answer, the rule judge runs next to
+    it and agreement is counted (verdicts stay the model's); `unsure` = the rule judge decides and
+    only the answers it is `unsure` of go to the model (counted: `cross_check/rule_decided`,
+    `cross_check/sent_to_model`); `off` = the model alone. `true`/`false` read as `all`/`off`."""
     engine: Literal["auto", "hf", "vllm"] = "auto"
     """Engine of the `llm` judge: `auto` is vLLM where CUDA and vLLM are present, else HF transformers."""
     quantization: str | None = None
     """Weight quantization passed to vLLM for the `llm` judge (`awq` for Qwen3-8B-AWQ; None = from the checkpoint)."""
     gpu_memory_utilization: float = Field(0.3, gt=0, le=1)
     """vLLM share of GPU memory for the `llm` judge engine (collocated: take it from the memory plan)."""
-    reward: Literal["approach", "binary", "gave_up_penalty"] = "approach"
-    """Reward formula: `approach` (R = a/100 if correct else -(1 - a/100)), `binary`, or with a give-up penalty."""
+    reward: Literal["approach", "binary", "gave_up_penalty"] = "binary"
+    """Reward formula: `binary` (default: 1 if correct, else `binary_incorrect_reward`; no answer at all
+    `missing_answer_reward`) cannot be raised without raising accuracy (or answering at all).
+    Opt-in shaping with the approach score a (gameable: measured reward up, accuracy halved):
+    `approach` (R = a/100 if correct else -(1 - a/100)), `gave_up_penalty`, or `approach_bonus`."""
 
     # --- reward variants ---
     binary_incorrect_reward: float = Field(0.0, lt=1)
-    """`binary` reward of a wrong or given-up answer: 0.0 gives 1/0 rewards, -1.0 gives 1/-1."""
+    """`binary` reward of a wrong, `unsure` or given-up answer: 0.0 gives 1/0 rewards, -1.0 gives 1/-1."""
     binary_gave_up_reward: float | None = Field(None, lt=1)
     """`binary` reward of a given-up or missing answer, below a wrong one to keep answering rewarded; None: as wrong."""
+    missing_answer_reward: float = Field(-0.5, ge=-10.0, le=10.0)
+    """`binary` reward of an episode that ended with no answer at all (turn limit, token budget):
+    below a wrong answer's, so that answering is learnt. Set it to `binary_incorrect_reward` to treat both alike."""
+    approach_bonus: float = Field(0.0, ge=0.0, le=1.0)
+    """Opt-in `binary` shaping: a correct answer earns 1 + approach_bonus * a (a = approach/100);
+    wrong answers earn nothing for approach, so the bonus never pays for a wrong answer."""
     gave_up_penalty: float = Field(0.5, ge=0)
     """`gave_up_penalty` reward: a give-up earns -gave_up_penalty (wrong answers keep -(1 - a/100))."""
+
+    @field_validator("cross_check", mode="before")
+    @classmethod
+    def _cross_check_from_bool(cls, value: object) -> object:
+        return ("all" if value else "off") if isinstance(value, bool) else value
 
     # --- LLM / HTTP judges: prompt, sampling, parsing ---
     temperature: float = Field(0.0, ge=0)
@@ -90,6 +107,7 @@ class JudgeConfig(Section):
     f1_threshold: float = Field(0.8, gt=0, le=1)
     """Rule judge: token F1 against the gold answer (or an alias) at or above which an answer is correct."""
     containment_min_ratio: float = Field(0.5, ge=0, le=1)
-    """Rule judge: one answer contained in the other counts only if shorter/longer (in tokens) is at least this."""
+    """Rule judge: an answer that is a part of a proper-name gold ("Tenoch Huerta" for "José Tenoch Huerta
+    Mejía") is correct with at least this share of the gold's tokens; other parts of the gold are `unsure`."""
     efficient_tool_calls: int = Field(8, ge=0)
     """Rule judge: most tool calls an episode may make and still earn the efficiency part of the approach score."""

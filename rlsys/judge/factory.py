@@ -15,7 +15,8 @@ from rlsys.judge.types import Judge
 def build_judge(cfg: JudgeConfig, engine: Any = None, tokenizer: Any = None) -> Judge:
     """`rule` needs nothing; `http` needs the endpoint in `cfg`; `llm` needs an `Engine` and a
     tokenizer with a chat template (built by the caller: an actor or a command). Model judges
-    are wrapped in a `CrossCheckedJudge` when `cfg.cross_check` is on."""
+    are wrapped in a `CrossCheckedJudge` unless `cfg.cross_check` is `off` (`all`: rule judge next to
+    the model, agreement counted; `unsure`: rule judge first, only its `unsure` answers to the model)."""
     if cfg.kind == "rule":
         return RuleJudge(cfg)
     if cfg.kind == "http":
@@ -26,4 +27,4 @@ def build_judge(cfg: JudgeConfig, engine: Any = None, tokenizer: Any = None) -> 
         judge = LLMJudge(engine, tokenizer, cfg)
     else:
         raise ValueError(f"unknown judge.kind {cfg.kind!r}")
-    return CrossCheckedJudge(judge, RuleJudge(cfg)) if cfg.cross_check else judge
+    return judge if cfg.cross_check == "off" else CrossCheckedJudge(judge, RuleJudge(cfg), cfg.cross_check)

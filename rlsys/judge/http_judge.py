@@ -15,6 +15,7 @@ import httpx
 
 from rlsys.judge.chat_judge import ChatJudge, JudgeRequestError, Messages
 from rlsys.judge.config import JudgeConfig
+from rlsys.rollout.plain_text import escape_special_text
 from rlsys.rollout.types import Trajectory
 from rlsys.judge.types import Verdict
 
@@ -44,7 +45,8 @@ class HTTPJudge(ChatJudge):
         cfg = self.cfg
         body: dict[str, Any] = {
             "model": cfg.model,
-            "messages": messages,
+            # the server tokenises the rendered chat itself: break special-token spellings in contents
+            "messages": [{**m, "content": escape_special_text(m["content"])} for m in messages],
             "temperature": cfg.temperature,
             "max_tokens": cfg.max_new_tokens + (cfg.thinking_budget if cfg.thinking else 0),
             "seed": cfg.seed,

@@ -14,6 +14,7 @@ from typing import Any
 from rlsys.judge.chat_judge import ChatJudge, JudgeRequestError, Messages
 from rlsys.judge.config import JudgeConfig
 from rlsys.judge.rubric import rubric_messages
+from rlsys.rollout.plain_text import encode_chat
 from rlsys.rollout.types import Engine, SamplingParams, Trajectory
 
 THINK_CLOSE = "</think>"
@@ -43,11 +44,10 @@ class LLMJudge(ChatJudge):
         return text
 
     def encode(self, messages: Messages) -> list[int]:
-        """Prompt token ids: the chat template with the generation prompt."""
-        text = self.tokenizer.apply_chat_template(
-            messages, tokenize=False, add_generation_prompt=True, enable_thinking=self.cfg.thinking
-        )
-        return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+        """Prompt token ids: the chat template with the generation prompt. Every content (question,
+        gold, answer, cells, tool output) is plain text: special-token strings in it become ordinary
+        tokens, so a trajectory cannot close the rubric's turn and write the judge's reply."""
+        return encode_chat(self.tokenizer, messages, add_generation_prompt=True, enable_thinking=self.cfg.thinking)
 
     def messages_for(self, traj: Trajectory) -> Messages:
         """The rubric, rendered shorter until it fits `max_prompt_tokens` (or as short as it gets)."""

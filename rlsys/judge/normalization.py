@@ -4,11 +4,14 @@ Two phrasings of the same answer should give the same tokens: case, accents, pun
 articles, whitespace and unicode dashes are dropped; number words, thousands separators,
 scale words ("90 million"), ordinals and percentages become canonical numbers; dates in the
 usual formats become one token `date_YYYY_MM_DD` (or `date_YYYY_MM`); parenthesised asides
-are removed; leading boilerplate ("The answer is") is stripped.
+are removed; leading boilerplate ("The answer is") is stripped; possessives lose their `'s`
+(`University’s` -> `university`); vulgar fractions become decimals (`½` -> `0.5`, `2½` -> `2.5`);
+`a hundred` is 100 and `$90 m` / `90 m dollars` is 90 million.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 
@@ -41,6 +44,12 @@ ORDINALS = {
 SCALES = {"hundred": 100, "thousand": 1_000, "million": 1_000_000, "billion": 1_000_000_000, "trillion": 10**12}
 SCALE_ABBREVIATIONS = {"k": "thousand", "m": "million", "mn": "million", "bn": "billion"}
 ARTICLES = {"a", "an", "the"}
+# Unit words and their abbreviations compare equal.
+UNIT_ABBREVIATIONS = {
+    "kilobytes": "kb", "kilobyte": "kb", "megabytes": "mb", "megabyte": "mb", "gigabytes": "gb", "gigabyte": "gb",
+    "kilometres": "km", "kilometers": "km", "kilometre": "km", "kilometer": "km", "kilograms": "kg", "kilogram": "kg",
+    "centimetres": "cm", "centimeters": "cm", "millimetres": "mm", "millimeters": "mm", "kph": "kmh",
+}
 # Dropped on both sides: currency words and hedges ("about 50%", "approximately 16").
 DROPPED_WORDS = ARTICLES | {"dollars", "dollar", "usd", "about", "approximately", "approx", "around", "roughly", "circa", "nearly", "some"}
 
@@ -49,6 +58,10 @@ _QUOTES = dict.fromkeys(map(ord, "\u2018\u2019\u201b\u2032\u00b4`"), "'") | dict
 _BOILERPLATE = re.compile(
     r"^\s*(?:(?:the\s+)?(?:final\s+)?answer\s*(?:is|:)\s*|it\s+(?:is|was)\s+|they\s+(?:are|were)\s+)", re.I
 )
+_FRACTIONS = {"\u00bd": ".5", "\u00bc": ".25", "\u00be": ".75", "\u2153": ".333333", "\u2154": ".666667", "\u215b": ".125"}
+_FRACTION_RE = re.compile(r"(\d*)\s*([" + "".join(_FRACTIONS) + "])")
+# "90 m" is 90 million only next to money: "$90 m", "90 m dollars" ("90 m" alone may be metres)
+_MONEY_SCALE = re.compile(r"(?<=\d)\s+(m|mn|bn|k)\b(?=\s*(?:dollars?|usd|euros?|pounds?)\b)|(?<=[$£€¥]\d)\s*(m|mn|bn|k)\b")
 _PARENS = re.compile(r"\s*[\(\[][^\(\)\[\]]*[\)\]]")
 _ORD_SUFFIX = r"(?:st|nd|rd|th)?"
 _DATE_PATTERNS: list[tuple[re.Pattern[str], tuple[str, str, str]]] = [
@@ -101,8 +114,11 @@ def format_number(value: float) -> str:
     return f"{value:.6f}".rstrip("0").rstrip(".")
 
 
+_NUMBER = re.compile(r"\d+(?:\.\d+)?")
+
+
 def _is_number(token: str) -> bool:
-    return re.fullmatch(r"\d+(?:\.\d+)?", token) is not None
+    return token[:1].isdigit() and _NUMBER.fullmatch(token) is not None
 
 
 def _words_to_numbers(tokens: list[str]) -> list[str]:
@@ -112,6 +128,9 @@ def _words_to_numbers(tokens: list[str]) -> list[str]:
     i = 0
     while i < len(tokens):
         tok = tokens[i]
+        if tok == "a" and i + 1 < len(tokens) and tokens[i + 1] in SCALES:  # "a hundred", "a million"
+            tokens = tokens[:i] + ["1"] + tokens[i + 1 :]
+            tok = "1"
         starts_digit = _is_number(tok)
         if not (starts_digit or tok in UNITS or tok in TENS or tok in ORDINALS):
             out.append(tok)
@@ -151,27 +170,78 @@ def _words_to_numbers(tokens: list[str]) -> list[str]:
     return out
 
 
+def _fractions(text: str) -> str:
+    return _FRACTION_RE.sub(lambda m: (m.group(1) or "0") + _FRACTIONS[m.group(2)], text)
+
+
+def _money_scale(text: str) -> str:
+    def one(m: re.Match[str]) -> str:
+        return " " + SCALE_ABBREVIATIONS[m.group(1) or m.group(2)]
+
+    # `[$£€¥]\d` lookbehind covers one digit; longer amounts: rewrite "$123 m" in two steps
+    text = re.sub(r"([$£€¥]\d[\d,.]*)\s*(m|mn|bn|k)\b", lambda m: m.group(1) + " " + SCALE_ABBREVIATIONS[m.group(2)], text)
+    return _MONEY_SCALE.sub(one, text)
+
+
 def normalize_tokens(text: str, drop_asides: bool = True) -> list[str]:
     """The comparable tokens of an answer (see the module docstring)."""
-    text = unicodedata.normalize("NFKC", text).translate(_DASHES).translate(_QUOTES)
-    text = strip_accents(text).lower().strip()
-    text = _BOILERPLATE.sub("", text)
-    if drop_asides:
+    if len(text) > 300:  # page windows (grounding) are not worth caching; answers and golds are
+        return _normalize(text, drop_asides)
+    return list(_normalize_cached(text, drop_asides))
+
+
+def clear_cache() -> None:
+    """Forget cached normalisations (benchmarks measure cold answers)."""
+    _normalize_cached.cache_clear()
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def _normalize_cached(text: str, drop_asides: bool) -> tuple[str, ...]:
+    return tuple(_normalize(text, drop_asides))
+
+
+_THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}\b)")
+_BETWEEN = re.compile(r"\bbetween\s+(\d+(?:\.\d+)?)\s*(?:%|percent)?\s+and\s+(?=\d)")
+_RANGE = re.compile(r"(\d+(?:\.\d+)?)\s*(?:%|percent)?\s*(?:-|\bto\b)\s*(?=\d)")
+_PERCENT = re.compile(r"(\d)\s*(?:%|percent\b|per\s+cent\b)")
+_ORDINAL_SUFFIX = re.compile(r"(?<=\d)(st|nd|rd|th)\b")
+_ATTACHED_SCALE = re.compile(r"(?<=\d)(k|m|mn|bn)\b")
+_CURRENCY = re.compile(r"\b(?:us|a|c|nz|hk)?[$£€¥₹]")
+_POSSESSIVE = re.compile(r"(?<=[a-z])'s\b")
+_NON_DECIMAL_DOT = re.compile(r"(?<!\d)\.|\.(?!\d)")
+_PUNCTUATION = re.compile(r"[^\w.\s]")
+_DIGIT = re.compile(r"\d")
+
+
+def _normalize(text: str, drop_asides: bool) -> list[str]:
+    if "`" in text:
+        text = text.replace("`", "'")
+    if not text.isascii():
+        text = _fractions(text)
+        text = unicodedata.normalize("NFKC", text).translate(_DASHES).translate(_QUOTES)
+        text = strip_accents(text)
+    text = _BOILERPLATE.sub("", text.lower().strip())
+    if drop_asides and ("(" in text or "[" in text):
         stripped = _PARENS.sub("", text).strip()
         text = stripped or text
-    text = canonical_dates(text)
-    text = re.sub(r"(?<=\d),(?=\d{3}\b)", "", text)          # 236,857 -> 236857
-    text = re.sub(r"(\d)\s*(?:%|percent\b|per\s+cent\b)", r"\1 percent", text)
+    if _DIGIT.search(text):  # dates, amounts, ordinals, percentages
+        text = canonical_dates(text)
+        text = _money_scale(text)
+        text = _THOUSANDS.sub("", text)                        # 236,857 -> 236857
+        text = _BETWEEN.sub(r"\1 to ", text)                   # between 1.5% and 2% -> 1.5 to 2%
+        text = _RANGE.sub(r"\1 to ", text)                     # 1.5-2%, 1.5% to 2% -> 1.5 to 2%
+        text = _PERCENT.sub(r"\1 percent", text)
+        text = _ORDINAL_SUFFIX.sub("", text)                   # 14th -> 14
+        text = _ATTACHED_SCALE.sub(lambda m: " " + SCALE_ABBREVIATIONS[m.group(1)], text)  # 90m
     text = text.replace("&", " and ")
-    text = re.sub(r"(?<=\d)(st|nd|rd|th)\b", "", text)         # 14th -> 14
-    text = re.sub(r"(?<=\d)(k|m|mn|bn)\b", lambda m: " " + SCALE_ABBREVIATIONS[m.group(1)], text)  # 90m
-    text = re.sub(r"\b(?:us|a|c|nz|hk)?[$£€¥₹]", " ", text)
-    text = text.replace("'", "")                               # Joe's -> joes
-    text = re.sub(r"(?<!\d)\.|\.(?!\d)", " ", text)            # keep decimal points only
-    text = re.sub(r"[^\w.\s]", " ", text)
-    tokens = [t for t in text.split() if t not in DROPPED_WORDS]
+    text = _CURRENCY.sub(" ", text)
+    if "'" in text:
+        text = _POSSESSIVE.sub("", text).replace("'", "")     # University's -> university; don't -> dont
+    text = _NON_DECIMAL_DOT.sub(" ", text)                     # keep decimal points only
+    text = _PUNCTUATION.sub(" ", text)
+    tokens = [t for t in text.split() if t not in DROPPED_WORDS or t == "a"]  # "a hundred" = 100
     tokens = _words_to_numbers(tokens)
-    return [t for t in tokens if t not in ARTICLES]
+    return [UNIT_ABBREVIATIONS.get(t, t) for t in tokens if t not in ARTICLES]
 
 
 def normalize(text: str, drop_asides: bool = True) -> str:

@@ -2,14 +2,18 @@
 
 Variants (`judge.reward`), with a = approach/100 clamped to [0, 1]:
 
-| verdict    | `approach` (default) | `binary`                        | `gave_up_penalty`   |
-|------------|----------------------|---------------------------------|---------------------|
-| correct    | a                    | 1                               | a                   |
-| incorrect  | -(1 - a)             | `binary_incorrect_reward` (0/-1)| -(1 - a)            |
-| gave_up    | -(1 - a)             | `binary_gave_up_reward`, else `binary_incorrect_reward` | -`gave_up_penalty`  |
-| judge_error| None (excluded)      | None                            | None                |
+| verdict            | `binary` (default)                 | `approach` (opt-in) | `gave_up_penalty` (opt-in) |
+|--------------------|------------------------------------|---------------------|----------------------------|
+| correct            | 1 + `approach_bonus` * a (bonus 0) | a                   | a                          |
+| incorrect / unsure | `binary_incorrect_reward` (0)      | -(1 - a)            | -(1 - a)                   |
+| gave_up            | `binary_gave_up_reward`, else `binary_incorrect_reward` | -(1 - a) | -`gave_up_penalty` |
+| no answer at all   | `missing_answer_reward` (-0.5)     | as its verdict      | as its verdict             |
+| judge_error        | None (excluded)                    | None                | None                       |
 
-`None` means "no reward": the trajectory is dropped from its group's statistics.
+`None` means "no reward": the trajectory is dropped from its group's statistics. The default
+cannot be raised without raising accuracy: the approach score (a heuristic a policy can game:
+measured, GRPO raised the approach reward while accuracy halved) only pays on correct answers,
+and only when `approach_bonus` is set; it is always logged (`judge/approach_mean`).
 """
 
 from __future__ import annotations
@@ -21,17 +25,23 @@ from rlsys.judge.config import JudgeConfig
 from rlsys.judge.types import Category, Verdict
 
 
-def reward(verdict: Verdict, cfg: JudgeConfig | None = None) -> float | None:
-    """The reward of one verdict under `cfg.reward` (see the module docstring)."""
+def reward(verdict: Verdict, cfg: JudgeConfig | None = None, missing: bool | None = None) -> float | None:
+    """The reward of one verdict under `cfg.reward` (see the module docstring); `missing`: the
+    episode gave no answer at all (default: `verdict.missing_answer`, which the judges set)."""
     cfg = cfg or JudgeConfig()
+    missing = verdict.missing_answer if missing is None else missing
     category = verdict.category
     if category is Category.JUDGE_ERROR:
         return None
     a = min(max(float(verdict.approach), 0.0), 100.0) / 100.0
     if cfg.reward == "binary":
+        if missing and category is not Category.CORRECT:
+            return float(cfg.missing_answer_reward)
         if category is Category.GAVE_UP and cfg.binary_gave_up_reward is not None:
             return float(cfg.binary_gave_up_reward)
-        return 1.0 if category is Category.CORRECT else float(cfg.binary_incorrect_reward)
+        if category is Category.CORRECT:
+            return 1.0 + float(cfg.approach_bonus) * a
+        return float(cfg.binary_incorrect_reward)
     if category is Category.CORRECT:
         return a
     if category is Category.GAVE_UP and cfg.reward == "gave_up_penalty":
@@ -45,7 +55,7 @@ def apply_verdicts(batch: list[Any], verdicts: list[Verdict], cfg: JudgeConfig |
     if len(batch) != len(verdicts):
         raise ValueError(f"{len(batch)} trajectories but {len(verdicts)} verdicts")
     for traj, verdict in zip(batch, verdicts):
-        traj.reward = reward(verdict, cfg)
+        traj.reward = reward(verdict, cfg, missing=getattr(traj, "answer", "") is None)
         if verdict.failed:
             traj.failure = "judge_error"
     return verdict_counts(verdicts)

@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass
 
 from rlsys.judge.config import JudgeConfig
-from rlsys.judge.matching import gold_aliases, is_give_up, match_answer
+from rlsys.judge.matching import gives_up_as_a_whole, gold_aliases, match_answer
 from rlsys.judge.normalization import normalize, normalize_tokens, strip_accents
 from rlsys.judge.types import Category, Verdict
 from rlsys.rollout.types import Trajectory
@@ -102,10 +102,16 @@ def grounded_in(answer: str, texts: list[str], window: int = 240, max_windows: i
     return False
 
 
-def observe(traj: Trajectory, answer: str | None) -> Behaviour:
-    """Counts cells, tool calls and failures, and checks whether the answer was in what it read."""
+GROUNDED_MAX_TOKENS = 12  # a longer answer that is not correct is not looked for in what it read
+
+
+def observe(traj: Trajectory, answer: str | None, matched: str | None = None) -> Behaviour:
+    """Counts cells, tool calls and failures, and checks whether the answer was in what it read:
+    `matched` (the gold alias a correct answer matched) where given — a sentence answer is not
+    on the page word for word — else a short answer itself."""
     results = [t.result for t in traj.turns if t.result is not None]
-    grounded = bool(answer) and not is_give_up(answer) and grounded_in(answer, _read_texts(traj))
+    needle = matched or (answer if answer and len(answer.split()) <= GROUNDED_MAX_TOKENS else None)
+    grounded = bool(needle) and not gives_up_as_a_whole(answer) and grounded_in(needle, _read_texts(traj))
     return Behaviour(
         cells=sum(1 for t in traj.turns if t.cell is not None),
         tool_calls=sum(r.tool_calls for r in results),
@@ -115,7 +121,8 @@ def observe(traj: Trajectory, answer: str | None) -> Behaviour:
 
 
 class RuleJudge:
-    """Judges by normalised matching against the gold answer (and its `|`-separated aliases)."""
+    """Judges by normalised matching against the gold answer (and its `|`-separated aliases);
+    `unsure` where a rule cannot decide (see `matching.py`)."""
 
     def __init__(self, cfg: JudgeConfig | None = None):
         self.cfg = cfg or JudgeConfig()
@@ -127,14 +134,15 @@ class RuleJudge:
             aliases = gold_aliases(traj.question.answer)
             if not aliases:
                 raise ValueError("empty gold answer")
-            m = match_answer(answer, aliases, self.cfg.f1_threshold, self.cfg.containment_min_ratio)
+            m = match_answer(answer, aliases, self.cfg.f1_threshold, self.cfg.containment_min_ratio,
+                             question=traj.question.question)
         except Exception as err:  # a bad record must not take the batch down
             return Verdict(Category.JUDGE_ERROR, 0.0, f"rule judge failed: {err}")
-        behaviour = observe(traj, answer)
+        behaviour = observe(traj, answer, m.alias if m.category == "correct" else None)
         approach = behaviour.approach(self.cfg.efficient_tool_calls)
         shown = "no answer" if answer is None else repr(answer[:200])
         rationale = f"{m.category} ({m.how}, f1={m.f1:.2f}) for {shown}; {behaviour.describe()}"
-        return Verdict(Category(m.category), approach, rationale)
+        return Verdict(Category(m.category), approach, rationale, missing_answer=answer is None)
 
     async def score(self, batch: list[Trajectory]) -> list[Verdict]:
         return [self.judge(traj) for traj in batch]

@@ -14,6 +14,7 @@ class Category(str, Enum):
     CORRECT = "correct"
     INCORRECT = "incorrect"
     GAVE_UP = "gave_up"
+    UNSURE = "unsure"        # the rule judge cannot decide (paraphrase, alias): not rewarded as correct
     JUDGE_ERROR = "judge_error"  # the judge failed: excluded from group statistics, never "wrong"
 
 
@@ -23,6 +24,7 @@ class Verdict:
     approach: float = 50.0   # 0..100: quality of the search approach
     rationale: str = ""
     raw: str = ""            # the judge's raw reply (LLM judges)
+    missing_answer: bool = False  # the episode gave no answer at all (set by the judges; see `reward`)
 
     @property
     def correct(self) -> bool:

@@ -60,11 +60,20 @@ def message_text(role: str, content: str) -> str:
     return f"{IM_START}{role}\n{content}{IM_END}\n"
 
 
+def continuation_parts(user_messages: Iterable[str], im_end_sampled: bool) -> list[tuple[str, bool]]:
+    """`continuation_text` as (text, trusted) parts: the ChatML framing trusted, the user
+    messages (tool output, page text: untrusted) not — see `plain_text.encode_parts`."""
+    parts: list[tuple[str, bool]] = [("\n" if im_end_sampled else f"{IM_END}\n", True)]
+    for message in user_messages:
+        parts += [(f"{IM_START}user\n", True), (message, False), (f"{IM_END}\n", True)]
+    parts.append((ASSISTANT_HEADER, True))
+    return parts
+
+
 def continuation_text(user_messages: Iterable[str], im_end_sampled: bool) -> str:
     """Text appended after a sampled assistant turn, up to and including the next assistant header.
 
     `im_end_sampled`: the turn ended on a sampled `<|im_end|>` (so only its newline is missing);
     otherwise it ended on a stop string or the length limit and the turn still needs closing.
     """
-    head = "\n" if im_end_sampled else f"{IM_END}\n"
-    return head + "".join(message_text("user", m) for m in user_messages) + ASSISTANT_HEADER
+    return "".join(text for text, _ in continuation_parts(user_messages, im_end_sampled))

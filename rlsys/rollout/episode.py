@@ -4,7 +4,8 @@ One token list per episode. The prompt is rendered once with the chat template; 
 list only grows: sampled tokens are appended exactly as sampled (mask 1, with their log-probs)
 and each observation is appended as the tokens of the new text only (mask 0) — the `<|im_end|>`
 closing the assistant turn unless it was sampled, the user message(s), the next assistant
-header. The conversation is never re-rendered (Qwen3's template drops earlier `<think>` blocks,
+header. Only that ChatML framing is tokenised with special tokens recognised: the question, tool
+output and page text are plain text (`plain_text.py`), so they cannot open a turn. The conversation is never re-rendered (Qwen3's template drops earlier `<think>` blocks,
 and a re-tokenisation need not reproduce the sampled tokens).
 """
 
@@ -18,7 +19,8 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from rlsys.rollout.chat_format import IM_END, continuation_text
+from rlsys.rollout.chat_format import IM_END, continuation_parts
+from rlsys.rollout.plain_text import encode_chat, encode_parts
 from rlsys.rollout.config import RolloutConfig
 from rlsys.rollout.parsing import STOP_STRINGS, parse_turn
 from rlsys.rollout.prompts import (
@@ -76,18 +78,13 @@ class _Tokens:
         self.logprobs += [float(x) for x in logprobs]
 
 
-def encode(tokenizer: Any, text: str) -> list[int]:
-    """Token ids of `text` with no BOS/EOS added (special tokens in the text are recognised)."""
-    return list(tokenizer.encode(text, add_special_tokens=False))
-
-
 def prompt_ids(
     tokenizer: Any, question: str, max_turns: int, style: str = "reference", question_variable: bool = False
 ) -> list[int]:
-    """The episode's opening tokens: system + question + the assistant header."""
+    """The episode's opening tokens: system + question + the assistant header (the question as
+    plain text: special-token strings in it are ordinary tokens)."""
     messages = initial_messages(question, max_turns, style, question_variable)
-    text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-    return encode(tokenizer, text)
+    return encode_chat(tokenizer, messages, add_generation_prompt=True)
 
 
 async def define_question(executor: CodeExecutor, episode_id: str, question: str) -> None:
@@ -171,7 +168,8 @@ async def run_episode(
             if turn_index + 1 == limits.max_turns - 1:
                 messages.append(FINAL_TURN_TEXT)
             sampled_end = bool(gen.token_ids) and gen.token_ids[-1] == im_end
-            context = encode(tokenizer, continuation_text(messages, im_end_sampled=sampled_end))
+            # observations are untrusted: only the ChatML framing may be special tokens
+            context = encode_parts(tokenizer, continuation_parts(messages, im_end_sampled=sampled_end))
             if len(toks.ids) + len(context) >= limits.max_episode_tokens:
                 end = EndReason.BUDGET  # no room left to generate after this observation
                 break

@@ -133,3 +133,18 @@ async def test_cross_check_counts_agreement(scripted):
     assert [v.category for v in verdicts] == [Category.CORRECT, Category.CORRECT]
     assert judge.stats["cross_check/agree"] == 1 and judge.stats["cross_check/disagree"] == 1
     assert "[rule judge: incorrect]" in verdicts[1].rationale and judge.agreement() == 0.5
+
+
+async def test_cross_check_unsure_sends_only_the_rule_judges_unsure_answers_to_the_model(scripted):
+    from rlsys.judge.factory import build_judge
+
+    judge = build_judge(judge_for(scripted).cfg.model_copy(update={"kind": "http", "cross_check": "unsure"}))
+    sure_right, sure_wrong, unsure = traj("ok", "u1"), traj("ok", "u2"), traj("ok", "u3")
+    sure_wrong.answer = "Jake Gyllenhaal"
+    unsure.answer = "Simpkins, the child actor"  # a part of the gold: the rule judge cannot tell
+    before = scripted.total
+    verdicts = await judge.score([sure_right, sure_wrong, unsure])
+    assert [v.category for v in verdicts] == [Category.CORRECT, Category.INCORRECT, Category.CORRECT]
+    assert scripted.total - before == 1  # only the unsure one asked the model
+    assert judge.stats["cross_check/rule_decided"] == 2 and judge.stats["cross_check/sent_to_model"] == 1
+    assert "[rule judge: unsure]" in verdicts[2].rationale and verdicts[2].approach == 73.0

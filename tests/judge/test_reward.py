@@ -28,7 +28,7 @@ def reference(category: str, approach: float, variant: str, incorrect: float = 0
     return -(1 - a / 100)
 
 
-CATEGORIES = ["correct", "incorrect", "gave_up", "judge_error"]
+CATEGORIES = ["correct", "incorrect", "gave_up", "unsure", "judge_error"]
 APPROACHES = [0.0, 12.5, 50.0, 85.0, 100.0, 130.0, -10.0]
 
 
@@ -45,7 +45,7 @@ def test_reward_matches_reference(variant):
 
 
 def test_design_examples():
-    cfg = JudgeConfig()
+    cfg = JudgeConfig(reward="approach")
     assert reward(Verdict(Category.CORRECT, 80), cfg) == pytest.approx(0.8)
     assert reward(Verdict(Category.INCORRECT, 80), cfg) == pytest.approx(-0.2)
     assert reward(Verdict(Category.INCORRECT, 0), cfg) == pytest.approx(-1.0)
@@ -63,7 +63,7 @@ def test_judge_error_is_excluded_from_the_group_and_counted():
     batch = [make_traj("a", episode_id=f"e{i}") for i in range(4)]
     verdicts = [Verdict(Category.CORRECT, 100), Verdict(Category.INCORRECT, 50),
                 Verdict(Category.JUDGE_ERROR, 0, "unparseable"), Verdict(Category.GAVE_UP, 0)]
-    counts = apply_verdicts(batch, verdicts, JudgeConfig())
+    counts = apply_verdicts(batch, verdicts, JudgeConfig(reward="approach"))
     assert [t.reward for t in batch] == [1.0, -0.5, None, -1.0]
     assert [t.excluded for t in batch] == [False, False, True, False]
     assert batch[2].failure == "judge_error"
@@ -84,6 +84,47 @@ def test_mismatched_lengths_are_an_error():
 def test_binary_gave_up_reward_sits_below_a_wrong_answer():
     cfg = JudgeConfig(reward="binary", binary_gave_up_reward=-1.0)
     got = {c: reward(Verdict(Category(c), 50.0), cfg) for c in CATEGORIES}
-    assert got == {"correct": 1.0, "incorrect": 0.0, "gave_up": -1.0, "judge_error": None}
+    assert got == {"correct": 1.0, "incorrect": 0.0, "gave_up": -1.0, "unsure": 0.0, "judge_error": None}
     # unset, a give-up earns what a wrong answer earns
     assert reward(Verdict(Category.GAVE_UP, 50.0), JudgeConfig(reward="binary", binary_incorrect_reward=-0.5)) == -0.5
+
+
+def test_default_reward_cannot_be_raised_without_raising_accuracy():
+    """Default: binary correctness. The approach score moves no reward; only a correct verdict
+    earns more than a wrong one, and giving no answer at all earns less than a wrong one."""
+    cfg = JudgeConfig()
+    assert cfg.reward == "binary"
+    for a in APPROACHES:
+        assert reward(Verdict(Category.CORRECT, a), cfg) == 1.0
+        for category in ("incorrect", "gave_up", "unsure"):
+            assert reward(Verdict(Category(category), a), cfg) == 0.0
+        assert reward(Verdict(Category.GAVE_UP, a), cfg, missing=True) == -0.5
+    batch = [make_traj(None, episode_id="none"), make_traj("Jake Gyllenhaal", episode_id="wrong"), make_traj("Ty Simpkins", episode_id="ok")]
+    counts = apply_verdicts(batch, [Verdict(Category.GAVE_UP, 90), Verdict(Category.INCORRECT, 100), Verdict(Category.CORRECT, 0)], cfg)
+    assert [t.reward for t in batch] == [-0.5, 0.0, 1.0]
+    assert counts["judge/approach_mean"] == pytest.approx(190 / 3)  # still logged
+
+
+def test_approach_bonus_pays_only_on_correct_answers():
+    cfg = JudgeConfig(approach_bonus=0.2)
+    assert reward(Verdict(Category.CORRECT, 50), cfg) == pytest.approx(1.1)
+    assert reward(Verdict(Category.INCORRECT, 100), cfg) == 0.0
+    with pytest.raises(ValueError):
+        JudgeConfig(approach_bonus=2.0)
+
+
+def test_cross_check_reads_booleans_as_modes():
+    assert JudgeConfig(cross_check=True).cross_check == "all"
+    assert JudgeConfig(cross_check=False).cross_check == "off"
+    assert JudgeConfig(cross_check="unsure").cross_check == "unsure"
+    with pytest.raises(ValueError):
+        JudgeConfig(cross_check="sometimes")
+
+
+async def test_judges_mark_missing_answers_so_every_caller_of_reward_gets_it():
+    from rlsys.judge.rule_judge import RuleJudge
+
+    none, wrong = make_traj(None, episode_id="none"), make_traj("Jake Gyllenhaal", episode_id="wrong")
+    v_none, v_wrong = await RuleJudge().score([none, wrong])
+    assert v_none.missing_answer and not v_wrong.missing_answer
+    assert reward(v_none) == -0.5 and reward(v_wrong) == 0.0  # no `missing=` needed (the training loop's call)

@@ -3,6 +3,8 @@ pass, near misses and give-ups fail; and the approach score from observable beha
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from rlsys.judge.config import JudgeConfig
@@ -82,10 +84,14 @@ def test_equivalent_phrasings_pass(questions, index):
 
 @pytest.mark.parametrize("index", sorted(CASES))
 def test_near_misses_fail(questions, index):
+    """Near misses are never correct: `incorrect` where a rule can tell (another number or date),
+    else `incorrect` or `unsure` (words shared with the gold: a model judge may decide)."""
     gold = questions[index]["answer"]
     for answer in CASES[index][2]:
         m = match_answer(answer, gold)
-        assert m.category == "incorrect", (gold, answer, m)
+        assert m.category in ("incorrect", "unsure"), (gold, answer, m)
+        if re.search(r"\d", answer) and set(re.findall(r"\d+", gold)) != set(re.findall(r"\d+", answer)):
+            assert m.category == "incorrect", (gold, answer, m)
 
 
 @pytest.mark.parametrize("answer", GIVE_UPS)
