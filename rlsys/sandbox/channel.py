@@ -118,7 +118,7 @@ class HarnessChannel:
             stdout += truncation_marker(shown, total)
         try:
             status = ExecStatus(msg.get("status"))
-        except ValueError:
+        except (ValueError, TypeError):
             status = ExecStatus.ERROR
         if status is ExecStatus.INFRA_ERROR:  # only the host decides that something is our fault
             status = ExecStatus.KILLED

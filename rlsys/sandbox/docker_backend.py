@@ -50,6 +50,13 @@ def engine_answers(timeout_s: float = 5.0) -> bool:
         return False
 
 
+def _force_remove(container) -> None:
+    try:
+        container.remove(force=True)
+    except Exception as err:  # noqa: BLE001 - removed meanwhile by its own pool
+        log.debug("removing %s: %s", container.id[:12], err)
+
+
 class _SocketWriter:
     """The `write` + `drain` half of a stream, over the hijacked attach socket."""
 
@@ -157,11 +164,11 @@ class DockerBackend:
         """Removes sandbox containers left by dead processes of this host."""
         host = socket.gethostname()
         try:
-            for container in self.client.containers.list(all=True, filters={"label": LABEL}):
-                owner = container.labels.get(OWNER_LABEL, "")
+            for container in self.client.containers.list(all=True, sparse=True, filters={"label": LABEL}):
+                owner = (container.attrs.get("Labels") or {}).get(OWNER_LABEL, "")
                 owner_host, _, pid = owner.rpartition(":")
                 if owner_host == host and pid.isdigit() and not os.path.exists(f"/proc/{pid}"):
-                    container.remove(force=True)
+                    _force_remove(container)
         except Exception as err:
             log.warning("could not clean up old sandbox containers: %s", err)
 
@@ -213,8 +220,8 @@ class DockerBackend:
         """Removes every container this backend created that is still there, then the client."""
         try:
             label = f"{POOL_LABEL}={self.owner}:{self.pool_tag}"
-            for container in self.client.containers.list(all=True, filters={"label": label}):
-                container.remove(force=True)
+            for container in self.client.containers.list(all=True, sparse=True, filters={"label": label}):
+                _force_remove(container)
         except Exception as err:
             log.warning("could not remove sandbox containers: %s", err)
         try:

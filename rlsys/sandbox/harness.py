@@ -140,6 +140,7 @@ class Supervisor:
             stdout=out_w, stderr=out_w, pass_fds=(child.fileno(),), close_fds=True, cwd="/tmp", env=env)
         child.close()
         os.close(out_w)
+        parent.settimeout(2.0)  # a cell that never reads its socket cannot block the supervisor on a reply
         os.set_blocking(out_r, False)
         self.child = {"pid": proc.pid, "proc": proc, "ctl": parent, "lines": Lines(parent.fileno()), "out": out_r}
         parent.sendall(json.dumps({k: self.init.get(k) for k in ("tools", "memory_bytes", "nproc", "fsize")})
@@ -262,8 +263,10 @@ class Supervisor:
         for msg in msgs:
             if self.cell is None or self.child is None:
                 continue  # between cells nothing the interpreter says matters
-            if msg is not None and msg.get("op") == "done" and msg.get("cell") == self.cell["id"]:
-                if self.cell["interrupted"]:
+            if msg is not None and msg.get("op") == "done":
+                if msg.get("cell") != self.cell["id"]:
+                    continue  # a late `done` of an earlier cell (stays inside the sandbox)
+                elif self.cell["interrupted"]:
                     self.finish("timeout", f"TimeoutError: the cell exceeded its {self.cell['timeout']:g}s time "
                                 "limit and was interrupted")
                 else:
@@ -290,7 +293,9 @@ class Supervisor:
             return
         fields = _tool_fields(msg) if msg is not None and msg.get("op") == "tool" else None
         if fields is None:  # the host counts it and answers with an error (if anyone still listens)
-            self.send({"op": "tool", "cell": cell["id"], "call": None, "name": None, "kwargs": None})
+            name = msg.get("name") if msg is not None else None
+            self.send({"op": "tool", "cell": cell["id"], "call": None, "kwargs": None,
+                       "name": name if isinstance(name, str) and len(name) <= MAX_NAME else None})
         else:
             call, name, kwargs = fields
             self.send({"op": "tool", "cell": cell["id"], "call": call, "name": name, "kwargs": kwargs})

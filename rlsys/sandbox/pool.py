@@ -184,6 +184,9 @@ class SandboxPool:
         self.counts["sandboxes_discarded"] += 1
         self._refill()
 
+    def _live_discard(self, slot: _Slot) -> None:
+        self._spawn(self._discard(slot))
+
     async def _acquire(self) -> _Slot:
         """A fresh spare; when none is free, starts one more (up to size + burst) and waits."""
         if self._free.empty() and not self._closed and self._starting == 0 \
@@ -247,6 +250,14 @@ class SandboxPool:
             if slot.cells >= self.config.max_cells_per_container:
                 return self._count(ExecResult(status=ExecStatus.ERROR, error=(
                     f"RuntimeError: this episode reached its limit of {self.config.max_cells_per_container} cells")))
+            if slot.sandbox.channel.reader.at_eof() and not episode.cells:  # nothing of the episode lived there
+                self._live_discard(slot)
+                try:
+                    slot = episode.slot = await self._acquire()
+                except asyncio.TimeoutError:
+                    episode.slot = None
+                    return self._count(ExecResult(status=ExecStatus.INFRA_ERROR,
+                                                  error="no sandbox became free in time (infrastructure)"))
             if slot.sandbox.channel.reader.at_eof():  # it died between cells
                 return self._count(await self._lost(episode, slot, between_cells=True, started=time.monotonic()))
             episode.cells += 1
