@@ -17,7 +17,7 @@ import os
 import shutil
 from typing import Any
 
-from rlsys.sandbox.cgroup import CgroupUnavailable, MemoryCgroup, enter
+from rlsys.sandbox.cgroup import CgroupUnavailable, MemoryCgroup, enter, remove_orphans
 from rlsys.sandbox.channel import SUPERVISOR_ARGV, HarnessChannel
 from rlsys.sandbox.config import SandboxConfig
 
@@ -109,7 +109,8 @@ class BwrapBackend:
         self.command = bwrap_command(config)
         self.use_cgroup = True
         try:  # probe once: a sandbox without a memory cap for its whole tree is refused
-            MemoryCgroup(f"rlsys-probe-{os.getpid()}", config.memory_mb << 20).remove()
+            MemoryCgroup("probe", config.memory_mb << 20).remove()
+            remove_orphans()  # cgroups of workers that died without cleaning up
         except (CgroupUnavailable, OSError) as err:
             if config.bwrap_require_memory_cgroup:
                 raise BwrapUnavailable(

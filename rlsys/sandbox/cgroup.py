@@ -44,12 +44,48 @@ def _parent() -> tuple[str, Path]:
     raise CgroupUnavailable("no cgroup memory controller is mounted under /sys/fs/cgroup")
 
 
+PREFIX = "rlsys-"
+
+
+def sandbox_cgroups(part: str = "") -> list[Path]:
+    """The sandbox cgroups (of any process of this host) whose name contains `part`."""
+    try:
+        parent = _parent()[1]
+        return [p for p in parent.iterdir() if p.name.startswith(PREFIX) and part in p.name and p.is_dir()]
+    except (CgroupUnavailable, OSError):
+        return []
+
+
+def remove_orphans(wait_s: float = 10.0) -> int:
+    """Removes the cgroups of sandbox owners that died (named rlsys-<pid>-...), waiting up to
+    `wait_s` for their last processes to be gone; returns how many were removed."""
+    orphans = [p for p in sandbox_cgroups() if (pid := p.name[len(PREFIX):].split("-", 1)[0]).isdigit()
+               and not os.path.exists(f"/proc/{pid}")]
+    deadline = time.monotonic() + wait_s
+    removed = 0
+    while orphans:
+        for path in list(orphans):
+            try:
+                os.rmdir(path)
+            except FileNotFoundError:
+                pass
+            except OSError:
+                continue
+            orphans.remove(path)
+            removed += 1
+        if not orphans or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    return removed
+
+
 class MemoryCgroup:
-    """One sandbox's memory cgroup; `procs` is the file its first process writes its pid to."""
+    """One sandbox's memory cgroup (named after the owning process, so orphans can be found);
+    `procs` is the file its first process writes its pid to."""
 
     def __init__(self, name: str, limit_bytes: int):
         self.version, parent = _parent()
-        self.path = parent / name
+        self.path = parent / f"{PREFIX}{os.getpid()}-{name}"
         try:
             self.path.mkdir()
             if self.version == "v2":
@@ -85,7 +121,7 @@ class MemoryCgroup:
             pass
         return 0
 
-    def remove(self, wait_s: float = 3.0) -> None:
+    def remove(self, wait_s: float = 15.0) -> None:
         """Removes the (emptied) cgroup; its processes need a moment to be gone after a kill."""
         deadline = time.monotonic() + wait_s
         while True:
