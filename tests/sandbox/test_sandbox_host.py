@@ -206,3 +206,15 @@ async def test_a_discarded_container_is_really_gone(corpus):
         client = pool.backend.client
         assert await _poll(lambda: not client.containers.list(all=True, sparse=True, filters={"name": name}), 30)
         await assert_serving(pool)
+
+
+async def test_auto_falling_back_to_bwrap_says_so_in_one_line(corpus, caplog):
+    require("bwrap")
+    async with SandboxPool(small_config(image="rlsys-no-such-image:none"), corpus, size=1, backend="auto") as pool:
+        assert pool.kind == "bwrap"
+        warning = pool.warning
+        assert "\n" not in warning and "using bubblewrap" in warning and "rlsys-no-such-image:none" in warning
+        assert "setup-sandbox-host.sh" in warning and "docker.io" in warning
+        assert pool.stats()["warning"] == warning
+        assert [r.getMessage() for r in caplog.records if r.levelname == "WARNING"] == [warning]
+        await assert_serving(pool)
