@@ -95,6 +95,9 @@ class BwrapSandbox:
             await asyncio.wait_for(self.proc.wait(), 5.0)
         except asyncio.TimeoutError:
             pass
+        transport = getattr(self.proc, "_transport", None)  # close the pipes now, not when collected
+        if transport is not None:
+            transport.close()
         if self.cgroup is not None:
             await asyncio.to_thread(self.cgroup.remove)
 
