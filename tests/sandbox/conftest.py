@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 import threading
 import time
@@ -146,6 +147,31 @@ def small_config(**overrides) -> SandboxConfig:
                 burst_containers=0)
     base.update(overrides)
     return SandboxConfig(**base)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def nothing_left_behind():
+    """After every sandbox test of this process: no container, bwrap process or cgroup of it remains."""
+    yield
+    from rlsys.sandbox.cgroup import sandbox_cgroups
+
+    me = os.getpid()
+    problems = []
+    bwrap = subprocess.run(["pgrep", "-P", str(me), "-x", "bwrap"], capture_output=True, text=True).stdout.split()
+    if bwrap:
+        problems.append(f"bwrap processes {bwrap}")
+    if sandbox_cgroups(f"rlsys-{me}-"):
+        problems.append(f"cgroups {sandbox_cgroups(f'rlsys-{me}-')}")
+    if docker_problem() is None:
+        from rlsys.sandbox.docker_backend import OWNER_LABEL, docker_client
+
+        client = docker_client(10)
+        mine = client.containers.list(all=True, sparse=True,
+                                      filters={"label": f"{OWNER_LABEL}={socket.gethostname()}:{me}"})
+        client.close()
+        if mine:
+            problems.append(f"containers {[c.attrs.get('Names') for c in mine]}")
+    assert not problems, f"sandbox tests left behind: {'; '.join(problems)}"
 
 
 @pytest.fixture(scope="module")

@@ -172,16 +172,13 @@ async def test_hardening_is_in_place(dpool):
         assert attrs["Memory"] == 256 << 20 and attrs["MemorySwap"] == 256 << 20
 
 
-def test_pool_shutdown_leaves_no_containers(corpus):
+async def test_pool_shutdown_leaves_no_containers(corpus):
     require("docker")
     from rlsys.sandbox.docker_backend import docker_client
 
-    async def main():
-        async with SandboxPool(small_config(), corpus, size=2, backend="docker") as pool:
-            await run_cells(pool, "1")
-            return f"{pool.backend.owner}:{pool._tag}"
-
-    label = asyncio.run(main())
+    async with SandboxPool(small_config(), corpus, size=2, backend="docker") as pool:
+        await run_cells(pool, "1")
+        label = f"{pool.backend.owner}:{pool._tag}"
     client = docker_client(10)
     assert client.containers.list(all=True, filters={"label": f"rlsys.pool={label}"}) == []
     assert os.environ.get("RLSYS_SANDBOX_TEST_SECRET")  # the host side keeps its secrets
