@@ -15,6 +15,7 @@ import asyncio
 import logging
 import os
 import shutil
+import signal
 from typing import Any
 
 from rlsys.sandbox.cgroup import CgroupUnavailable, MemoryCgroup, enter, remove_orphans
@@ -68,8 +69,9 @@ def _preexec(procs: str | None, as_root: bool):
 
 
 class BwrapSandbox:
-    def __init__(self, proc: asyncio.subprocess.Process, name: str, cgroup: MemoryCgroup | None):
-        self.proc, self.name, self.cgroup = proc, name, cgroup
+    def __init__(self, proc: asyncio.subprocess.Process, name: str, cgroup: MemoryCgroup | None,
+                 on_removed=lambda cgroup: None):
+        self.proc, self.name, self.cgroup, self.on_removed = proc, name, cgroup, on_removed
         self.channel = HarnessChannel(proc.stdout, proc.stdin, name)
 
     async def exit_cause(self) -> str:
@@ -87,10 +89,16 @@ class BwrapSandbox:
 
     async def kill(self) -> None:
         if self.proc.returncode is None:
+            try:  # the process group too: a sandbox child cloned a moment before bwrap died has no
+                os.killpg(self.proc.pid, signal.SIGKILL)  # --die-with-parent yet (nor its own session)
+            except (ProcessLookupError, PermissionError):
+                pass
             try:
-                self.proc.kill()  # --die-with-parent takes the whole sandbox with it
+                self.proc.kill()  # --die-with-parent takes the rest of the sandbox with it
             except ProcessLookupError:
                 pass
+        if self.cgroup is not None:
+            self.cgroup.kill_all()
         try:
             await asyncio.wait_for(self.proc.wait(), 5.0)
         except asyncio.TimeoutError:
@@ -98,8 +106,8 @@ class BwrapSandbox:
         transport = getattr(self.proc, "_transport", None)  # close the pipes now, not when collected
         if transport is not None:
             transport.close()
-        if self.cgroup is not None:
-            await asyncio.to_thread(self.cgroup.remove)
+        if self.cgroup is not None and await asyncio.to_thread(self.cgroup.remove):
+            self.on_removed(self.cgroup)
 
 
 class BwrapBackend:
@@ -111,6 +119,7 @@ class BwrapBackend:
         self.config = config
         self.command = bwrap_command(config)
         self.use_cgroup = True
+        self.cgroups: set[MemoryCgroup] = set()  # created by this backend and not yet removed
         try:  # probe once: a sandbox without a memory cap for its whole tree is refused
             MemoryCgroup("probe", config.memory_mb << 20).remove()
             remove_orphans()  # cgroups of workers that died without cleaning up
@@ -132,17 +141,18 @@ class BwrapBackend:
         as_root = os.geteuid() == 0
         cgroup = None
         if self.use_cgroup:
-            cgroup = await asyncio.to_thread(MemoryCgroup, name, self.config.memory_mb << 20)
+            cgroup = MemoryCgroup(name, self.config.memory_mb << 20)  # a mkdir and two writes: never lost to a cancel
+            self.cgroups.add(cgroup)
         try:
             proc = await asyncio.create_subprocess_exec(
                 *self.command, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.DEVNULL, limit=8 << 20, start_new_session=True, cwd="/",
                 preexec_fn=_preexec(cgroup.procs if cgroup else None, as_root))
         except BaseException:
-            if cgroup is not None:
-                cgroup.remove()
+            if cgroup is not None and cgroup.remove():
+                self.cgroups.discard(cgroup)
             raise
-        sandbox = BwrapSandbox(proc, name, cgroup)
+        sandbox = BwrapSandbox(proc, name, cgroup, self.cgroups.discard)
         try:
             await sandbox.channel.init(self.settings(), self.config.start_timeout_s)
         except BaseException:
@@ -151,4 +161,7 @@ class BwrapBackend:
         return sandbox
 
     def close(self) -> None:
-        pass
+        """Removes any cgroup of this backend still there (a sandbox whose kill was cut short)."""
+        for cgroup in list(self.cgroups):
+            if cgroup.remove(wait_s=5.0):
+                self.cgroups.discard(cgroup)

@@ -65,6 +65,7 @@ def remove_orphans(wait_s: float = 10.0) -> int:
     removed = 0
     while orphans:
         for path in list(orphans):
+            _kill_procs(path)  # a sandbox process can outlive its owner (killed between clone and setup)
             try:
                 os.rmdir(path)
             except FileNotFoundError:
@@ -121,19 +122,37 @@ class MemoryCgroup:
             pass
         return 0
 
-    def remove(self, wait_s: float = 15.0) -> None:
-        """Removes the (emptied) cgroup; its processes need a moment to be gone after a kill."""
+    def remove(self, wait_s: float = 15.0) -> bool:
+        """Removes the cgroup, killing whatever of the sandbox is still in it (its processes need a
+        moment to be gone after a kill); returns whether the cgroup is gone."""
         deadline = time.monotonic() + wait_s
         while True:
             try:
                 os.rmdir(self.path)
-                return
+                return True
             except FileNotFoundError:
-                return
+                return True
             except OSError:
                 if time.monotonic() > deadline:
-                    return
+                    return False
+                self.kill_all()
                 time.sleep(0.02)
+
+    def kill_all(self) -> None:
+        """SIGKILLs every process in the cgroup (only the sandbox's own processes are in it)."""
+        _kill_procs(self.path)
+
+
+def _kill_procs(path: Path) -> None:
+    try:
+        pids = [int(p) for p in (path / "cgroup.procs").read_text().split()]
+    except (OSError, ValueError):
+        return
+    for pid in pids:
+        try:
+            os.kill(pid, 9)
+        except OSError:
+            pass
 
 
 def enter(procs_file: str) -> None:

@@ -76,6 +76,7 @@ class _Episode:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     opened: float = field(default_factory=time.monotonic)
     expired: bool = False
+    lost: str | None = None  # who lost the episode's sandbox: "cell" (it goes on in a fresh one) or "host"
 
 
 class SandboxPool:
@@ -238,9 +239,10 @@ class SandboxPool:
                 return self._count(ExecResult(status=ExecStatus.INFRA_ERROR, error=(
                     f"the episode outlived its {self.config.episode_ttl_s:g}s time-to-live (infrastructure)")))
             if episode.slot is None:
-                if episode.cells:  # its sandbox (and so its state) was lost earlier
+                if episode.cells and episode.lost != "cell":  # the host lost its sandbox (and so its state)
                     return self._count(ExecResult(status=ExecStatus.INFRA_ERROR,
                                                   error="the episode's sandbox was lost (infrastructure)"))
+                # first cell, or the episode's own code wrecked its sandbox: it goes on in a fresh one
                 try:
                     episode.slot = await self._acquire()
                 except asyncio.TimeoutError:
@@ -271,7 +273,7 @@ class SandboxPool:
                 result = await self._lost(episode, slot, between_cells=False, started=started, hung=not err.died)
                 result.tool_calls, result.tool_outputs = gate.calls, list(gate.outputs)
             except BaseException:  # cancelled mid-cell: the channel state is unknown
-                episode.slot = None
+                episode.slot, episode.lost = None, "host"
                 self._spawn(self._discard(slot))
                 raise
             if self._episodes.get(episode_id) is not episode and episode.slot is not None:
@@ -285,6 +287,7 @@ class SandboxPool:
         episode.slot = None
         duration = time.monotonic() - started
         cause = "cell" if hung else await slot.sandbox.exit_cause()
+        episode.lost = "cell" if cause == "cell" else "host"
         self._spawn(self._discard(slot))
         if hung:  # the supervisor did not answer within the cell's deadline: the cell starved it
             return ExecResult(status=ExecStatus.TIMEOUT, duration_s=duration, error=(
