@@ -6,7 +6,10 @@
     executor = SandboxClient(workers)                  # open / run / close, like a local pool
 
 An episode sticks to the worker it was opened on. A worker that dies fails its episodes' cells
-as `infra_error` (never as model errors) and gets no new episodes.
+as `infra_error` (never as model errors) and gets no new episodes. The worker never blocks its
+event loop: tool calls to corpus actors are awaited (no `ray.get` inside the async actor).
+`shutdown()` kills every sandbox of the worker (call it before `ray.kill`, or containers stay
+until the next worker on the host removes them as orphans).
 """
 
 from __future__ import annotations
@@ -37,7 +40,11 @@ def _tool_source(tools: Any) -> ToolFn:
             raise ValueError("no corpus actors given to answer tool calls")
         fns = [corpus_tool_fn(h) for h in handles]
         turn = itertools.count()
-        return lambda name, kwargs: fns[next(turn) % len(fns)](name, kwargs)
+
+        async def in_turn(name: str, kwargs: dict[str, Any]) -> Any:
+            return await fns[next(turn) % len(fns)](name, kwargs)
+
+        return in_turn
     if hasattr(tools, "call_tool") and hasattr(tools.call_tool, "remote"):
         return corpus_tool_fn(tools)
     if callable(tools):
@@ -62,7 +69,13 @@ class SandboxWorker:
         self.opened: set[str] = set()
 
     async def start(self) -> dict[str, Any]:
-        await self.pool.start()
+        """Starts the pool's spares; prints the backend (and an `auto` fallback warning) once."""
+        if self.pool.backend is None:
+            await self.pool.start()
+            stats = self.pool.stats()
+            print(f"[sandbox] backend: {stats['backend']} ({stats['size']} spare sandboxes)", flush=True)
+            if stats.get("warning"):
+                print(f"[sandbox] WARNING: {stats['warning']}", flush=True)
         return self.pool.stats()
 
     async def open(self, episode_id: str) -> None:
@@ -82,8 +95,11 @@ class SandboxWorker:
     async def stats(self) -> dict[str, Any]:
         return self.pool.stats()
 
-    async def shutdown(self) -> None:
+    async def shutdown(self) -> dict[str, Any]:
+        """Kills every sandbox this worker holds (spares, open episodes) and closes its backend."""
+        self.opened.clear()
         await self.pool.shutdown()
+        return self.pool.stats()
 
 
 def create_sandbox_workers(config: SandboxConfig, tools: Any, num_cpus: float = 0.25,
@@ -93,16 +109,26 @@ def create_sandbox_workers(config: SandboxConfig, tools: Any, num_cpus: float = 
     workers = [SandboxWorker.options(num_cpus=num_cpus).remote(config.model_dump(), tools, None, backend)
                for _ in range(config.workers)]
     if start:
-        ray.get([w.start.remote() for w in workers], timeout=config.start_timeout_s * 3)
+        report_backend(ray.get([w.start.remote() for w in workers], timeout=config.start_timeout_s * 3))
     return workers
 
 
-def corpus_tool_fn(corpus_actor, method: str = "call_tool", timeout_s: float = 30.0) -> ToolFn:
-    """A ToolFn that asks a corpus actor (`actor.<method>.remote(name, kwargs)`); never raises."""
+def report_backend(stats: list[dict[str, Any]]) -> str:
+    """Prints (and returns) which backend the sandbox workers use, one line; the fallback warning too."""
+    kinds = sorted({s.get("backend", "?") for s in stats})
+    line = f"[sandbox] backend: {', '.join(kinds)} ({len(stats)} worker(s), {stats[0].get('size') if stats else 0} spares each)"
+    print(line, flush=True)
+    for warning in sorted({s["warning"] for s in stats if s.get("warning")}):
+        print(f"[sandbox] WARNING: {warning}", flush=True)
+    return line
 
-    def call_tool(name: str, kwargs: dict[str, Any]) -> Any:
+
+def corpus_tool_fn(corpus_actor, method: str = "call_tool", timeout_s: float = 30.0) -> ToolFn:
+    """An async ToolFn that awaits a corpus actor (`actor.<method>.remote(name, kwargs)`); never raises."""
+
+    async def call_tool(name: str, kwargs: dict[str, Any]) -> Any:
         try:
-            return ray.get(getattr(corpus_actor, method).remote(name, kwargs), timeout=timeout_s)
+            return await asyncio.wait_for(getattr(corpus_actor, method).remote(name, kwargs), timeout_s)
         except Exception as err:  # actor died, timed out: the cell reads an error, the episode goes on
             return f"Error: the corpus service did not answer ({type(err).__name__})"
 

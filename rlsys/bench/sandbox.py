@@ -3,6 +3,10 @@
 
 All three use the same image and hardening. The tool cell makes 3 tool calls answered by an
 in-memory ToolFn, so the figure is the sandbox's own overhead, not the corpus search.
+Every episode gets a fresh sandbox from the pool's pre-started spares: `episode_open_p50_ms`
+is the time `open()` takes with spares ready, `episodes_per_s` the sustained rate of
+open + one cell + close with `concurrency` episodes in flight (bounded by how fast the backend
+starts sandboxes, since every closed episode's sandbox is replaced by a new one).
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--concurrency", type=int, default=4, help="episodes in flight for throughput (= pool size)")
     parser.add_argument("--exec-cells", type=int, default=20, help="cells for the docker-exec baseline")
     parser.add_argument("--fresh-cells", type=int, default=6, help="cells for the fresh-container baseline")
+    parser.add_argument("--episodes", type=int, default=20, help="episodes for the episode-open and turnover figures")
     parser.add_argument("--no-bwrap", action="store_true", help="skip the bubblewrap warm-pool figures")
 
 
@@ -76,8 +81,47 @@ async def _warm(cfg, backend: str, args, progress) -> dict[str, float]:
         started = time.perf_counter()
         await asyncio.gather(*(episode() for _ in range(args.concurrency)))
         wall = time.perf_counter() - started
+        opens, turnover = await _episodes(pool, args, progress, backend)
     return {"p50": _pct(lat, 0.5), "p99": _pct(lat, 0.99), "cells_per_s": per_episode * args.concurrency / wall,
-            "tool_p50": _pct(tool_lat, 0.5), "tool_p99": _pct(tool_lat, 0.99)}
+            "tool_p50": _pct(tool_lat, 0.5), "tool_p99": _pct(tool_lat, 0.99),
+            "open_p50": _pct(opens, 0.5), "open_p99": _pct(opens, 0.99), "episodes_per_s": turnover}
+
+
+async def _spares_ready(pool, deadline_s: float = 120.0) -> None:
+    deadline = time.monotonic() + deadline_s
+    while pool.stats()["free"] < pool.size:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the pool did not get its {pool.size} spares back within {deadline_s:.0f}s")
+        await asyncio.sleep(0.01)
+
+
+async def _episodes(pool, args, progress, backend: str) -> tuple[list[float], float]:
+    """(open() latencies with spares ready, sustained episodes per second)."""
+    task = progress.add_task(f"{backend}: episode open (spares ready) and turnover", total=2 * args.episodes)
+    opens = []
+    for _ in range(args.episodes):
+        await _spares_ready(pool)
+        e = uuid.uuid4().hex
+        started = time.perf_counter()
+        await pool.open(e)
+        opens.append(time.perf_counter() - started)
+        await pool.run(e, TRIVIAL)
+        await pool.close(e)
+        progress.advance(task)
+    await _spares_ready(pool)
+    per_worker = max(1, args.episodes // args.concurrency)
+
+    async def cycle() -> None:
+        for _ in range(per_worker):
+            e = uuid.uuid4().hex
+            await pool.open(e)
+            await pool.run(e, TRIVIAL)
+            await pool.close(e)
+            progress.advance(task)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(cycle() for _ in range(args.concurrency)))
+    return opens, per_worker * args.concurrency / (time.perf_counter() - started)
 
 
 def _hardening(cfg) -> dict[str, Any]:
@@ -131,12 +175,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         warm = asyncio.run(_warm(cfg, "docker", args, progress))
         figures.update({"warm_p50_ms": warm["p50"], "warm_p99_ms": warm["p99"],
                         "warm_cells_per_s": warm["cells_per_s"], "tool_cell_p50_ms": warm["tool_p50"],
-                        "tool_cell_p99_ms": warm["tool_p99"]})
+                        "tool_cell_p99_ms": warm["tool_p99"], "episode_open_p50_ms": warm["open_p50"],
+                        "episode_open_p99_ms": warm["open_p99"], "episodes_per_s": warm["episodes_per_s"]})
         figures.update(_baselines(cfg, args, progress))
         if not args.no_bwrap and shutil.which("bwrap"):
             bw = asyncio.run(_warm(cfg, "bwrap", args, progress))
             figures.update({"bwrap_warm_p50_ms": bw["p50"], "bwrap_warm_p99_ms": bw["p99"],
-                            "bwrap_warm_cells_per_s": bw["cells_per_s"], "bwrap_tool_cell_p50_ms": bw["tool_p50"]})
+                            "bwrap_warm_cells_per_s": bw["cells_per_s"], "bwrap_tool_cell_p50_ms": bw["tool_p50"],
+                            "bwrap_episode_open_p50_ms": bw["open_p50"], "bwrap_episode_open_p99_ms": bw["open_p99"],
+                            "bwrap_episodes_per_s": bw["episodes_per_s"]})
     figures["speedup_vs_fresh"] = figures["fresh_p50_ms"] / figures["warm_p50_ms"]
     figures["speedup_vs_exec"] = figures["exec_p50_ms"] / figures["warm_p50_ms"]
     return {k: round(v, 3) if isinstance(v, float) else v for k, v in figures.items()}

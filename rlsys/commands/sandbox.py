@@ -76,6 +76,8 @@ def _run(args: argparse.Namespace) -> int:
     async def main() -> int:
         async with SandboxPool(cfg, no_corpus, size=1, backend=args.backend) as pool:
             print(f"[sandbox] backend: {pool.kind}", file=sys.stderr)
+            if pool.warning:
+                print(f"[sandbox] WARNING: {pool.warning}", file=sys.stderr)
             async with Session(pool, timeout_s=args.timeout) as session:
                 for code in args.code:
                     result = await session.run(code)
@@ -101,8 +103,15 @@ def _status(args: argparse.Namespace) -> int:
         print(f"docker: engine answers; image {cfg.image}: "
               f"{'present' if image_exists(client, cfg.image) else 'MISSING (rlsys sandbox build-image --offline)'}")
     except DockerUnavailable as err:
-        print(f"docker: {err}")
-    print(f"bubblewrap: {'installed' if shutil.which('bwrap') else 'not installed'}")
+        engine = "installed" if shutil.which("dockerd") else "NOT installed (apt-get install -y docker.io)"
+        print(f"docker: {err}; engine (dockerd) {engine}")
+    from rlsys.sandbox.bwrap_backend import BwrapBackend, BwrapUnavailable
+
+    try:
+        BwrapBackend(cfg)
+        print("bubblewrap: usable (memory cgroup per sandbox, --disable-userns)")
+    except BwrapUnavailable as err:
+        print(f"bubblewrap: {err}")
     print(f"configured backend: {cfg.backend}")
     return 0
 

@@ -3,6 +3,8 @@
 Backends hand over an `asyncio.StreamReader` (the supervisor's stdout) and a writer with
 `write(bytes)` + `await drain()` (its stdin). Every wait has a deadline; any protocol
 violation, EOF or missed deadline raises `ChannelBroken`, and the pool then replaces the sandbox.
+Nothing the sandbox sends is trusted: messages are parsed defensively (deep nesting, wrong
+types) and every field of a result is type-checked and capped before it reaches the caller.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ HARNESS_SOURCE = Path(__file__).with_name("harness_child.py").read_text() + "\n\
 SUPERVISOR_ARGV = ["-I", "-S", "-c", HARNESS_SOURCE, "supervisor"]  # after the python executable
 HOST_MARGIN_S = 5.0     # the supervisor gets timeout + its grace; the host waits this much longer
 MAX_LINE = 8 << 20
+MAX_ERROR_CHARS = 4000  # an error text is capped like output
 
 
 class ChannelBroken(RuntimeError):
@@ -64,7 +67,7 @@ class HarnessChannel:
             raise ChannelBroken(f"{self.name}: the sandbox exited", died=True)
         try:
             msg = json.loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise ChannelBroken(f"{self.name}: garbled message {line[:80]!r}") from None
         if not isinstance(msg, dict):
             raise ChannelBroken(f"{self.name}: unexpected message {line[:80]!r}")
@@ -82,13 +85,7 @@ class HarnessChannel:
         if not ready.get("ok"):
             raise ChannelBroken(f"{self.name}: the harness could not start its interpreter")
 
-    async def reset(self, timeout_s: float) -> None:
-        await self.send({"op": "reset"})
-        done = await self.expect("reset_done", time.monotonic() + timeout_s)
-        if not done.get("ok"):
-            raise ChannelBroken(f"{self.name}: the harness could not start a fresh interpreter")
-
-    async def run_cell(self, code: str, timeout_s: float, gate: ToolGate) -> ExecResult:
+    async def run_cell(self, code: str, timeout_s: float, gate: ToolGate, output_bytes: int = 8192) -> ExecResult:
         """Runs one cell; tool calls are answered through `gate`. Raises ChannelBroken."""
         self.cells += 1
         cell = self.cells
@@ -99,30 +96,41 @@ class HarnessChannel:
             msg = await self.recv(deadline)
             op = msg.get("op")
             if op == "tool" and msg.get("cell") == cell:
+                call = msg.get("call")
                 reply = await gate.answer(msg.get("name"), msg.get("kwargs"))
-                await self.send({"op": "tool_result", "cell": cell, "call": msg.get("call"), **reply})
+                await self.send({"op": "tool_result", "cell": cell, "call": call if type(call) is int else None,
+                                 **reply})
             elif op == "result" and msg.get("cell") == cell:
-                return self._result(msg, time.monotonic() - started, gate)
+                return self._result(msg, time.monotonic() - started, gate, output_bytes)
             elif op == "log":
                 continue
             else:
                 raise ChannelBroken(f"{self.name}: unexpected message during a cell: {str(msg)[:120]}")
 
     @staticmethod
-    def _result(msg: dict[str, Any], duration: float, gate: ToolGate) -> ExecResult:
-        stdout = msg.get("stdout") or ""
-        total = int(msg.get("total_bytes") or 0)
-        shown = int(msg.get("shown_bytes") or 0)
+    def _result(msg: dict[str, Any], duration: float, gate: ToolGate, output_bytes: int) -> ExecResult:
+        stdout = msg.get("stdout") if isinstance(msg.get("stdout"), str) else ""
+        total, shown = _count(msg.get("total_bytes")), _count(msg.get("shown_bytes"))
+        if len(stdout) > output_bytes:
+            stdout, shown, total = stdout[:output_bytes], output_bytes, max(total, len(stdout))
         truncated = total > shown
         if truncated:
             stdout += truncation_marker(shown, total)
         try:
             status = ExecStatus(msg.get("status"))
-        except ValueError:
+        except (ValueError, TypeError):
             status = ExecStatus.ERROR
         if status is ExecStatus.INFRA_ERROR:  # only the host decides that something is our fault
             status = ExecStatus.KILLED
         error = msg.get("error")
-        return ExecResult(stdout=stdout, error=str(error) if error is not None else None, status=status,
+        if error is not None:
+            error = error if isinstance(error, str) else "the cell failed"
+            if len(error) > MAX_ERROR_CHARS:
+                error = error[: MAX_ERROR_CHARS // 2] + "\n...\n" + error[-MAX_ERROR_CHARS // 2:]
+        return ExecResult(stdout=stdout, error=error, status=status,
                           duration_s=duration, tool_calls=gate.calls, truncated=truncated,
                           tool_outputs=list(gate.outputs))
+
+
+def _count(value: Any) -> int:
+    return value if type(value) is int and 0 <= value < 1 << 62 else 0

@@ -37,10 +37,19 @@ class SandboxConfig(Section):
     tmpfs_mb: int = Field(16, ge=1)
     """Size of the writable /tmp of a sandbox (the only writable place)."""
     max_cells_per_container: int = Field(2000, ge=1)
-    """Cells a container serves before it is replaced (bounds slow leaks)."""
+    """Cells one sandbox serves; a sandbox serves one episode, so this caps an episode's cells
+    (further cells fail with an error the model reads)."""
     start_timeout_s: float = Field(60.0, gt=0)
     """Deadline for a sandbox to start and answer."""
     acquire_timeout_s: float = Field(120.0, gt=0)
     """How long opening an episode waits for a free sandbox before its cells fail as infra errors."""
     docker_timeout_s: float = Field(30.0, gt=0)
     """Timeout of every Docker API call."""
+    episode_ttl_s: float = Field(3600.0, ge=1.0, le=7 * 86400.0)
+    """Time-to-live of an open episode: after it, its sandbox is released (a crashed rollout
+    worker's episodes cannot hold sandboxes for ever) and its further cells are infra errors."""
+    open_files: int = Field(256, ge=32, le=65536)
+    """Open-files limit (RLIMIT_NOFILE) of every process in a Docker sandbox."""
+    bwrap_require_memory_cgroup: bool = True
+    """Refuse bubblewrap sandboxes when no memory cgroup can be created for each (a cgroup v2
+    leaf, or v1 memory on older hosts); False accepts rlimits only (trusted code only)."""

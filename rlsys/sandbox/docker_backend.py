@@ -1,8 +1,12 @@
-"""Docker backend: one long-lived hardened container per sandbox, harness on its stdin/stdout.
+"""Docker backend: one hardened container per sandbox (per episode), harness on its stdin/stdout.
 
 The container is created with stdin open, attached (docker's multiplexed stream over a
 hijacked socket, demultiplexed here) before it starts, so nothing the supervisor says is lost.
-Every SDK call runs in a thread under the client's timeout; killing never raises.
+`stdin_once`: when the worker's attach connection goes (the worker died), the supervisor reads
+EOF and the container stops. No log driver (a cell's output flood never reaches the daemon's
+disk), an open-files limit, no capabilities, no network, read-only root. Every SDK call runs in
+a thread under the client's timeout; killing never raises and really stops the container (the
+hijacked socket is shut down, not only dereferenced, and the container is removed by force).
 """
 
 from __future__ import annotations
@@ -44,6 +48,13 @@ def engine_answers(timeout_s: float = 5.0) -> bool:
         return True
     except DockerUnavailable:
         return False
+
+
+def _force_remove(container) -> None:
+    try:
+        container.remove(force=True)
+    except Exception as err:  # noqa: BLE001 - removed meanwhile by its own pool
+        log.debug("removing %s: %s", container.id[:12], err)
 
 
 class _SocketWriter:
@@ -90,7 +101,7 @@ async def _pump(sock: socket.socket, reader: asyncio.StreamReader, stderr_tail: 
 class DockerSandbox:
     def __init__(self, client, container, sock_obj: Any, name: str):
         self.client, self.container, self.name = client, container, name
-        self._sock_obj = sock_obj  # keeps the HTTP response (and so the socket) alive
+        self._sock_obj = sock_obj  # the SocketIO of the HTTP response: it holds a reference to the socket
         self.sock: socket.socket = getattr(sock_obj, "_sock", sock_obj)
         self.sock.setblocking(False)
         self.stderr_tail = bytearray()
@@ -98,12 +109,35 @@ class DockerSandbox:
         self._pump = asyncio.create_task(_pump(self.sock, reader, self.stderr_tail))
         self.channel = HarnessChannel(reader, _SocketWriter(self.sock), name)
 
-    async def kill(self) -> None:
-        self._pump.cancel()
-        try:
-            self.sock.close()
+    def _close_socket(self) -> None:
+        try:  # shutdown ends the connection whatever still references the fd; then drop every holder
+            self.sock.shutdown(socket.SHUT_RDWR)
         except OSError:
             pass
+        for holder in (self._sock_obj, self.sock):
+            try:
+                holder.close()
+            except Exception:  # noqa: BLE001 - already closed
+                pass
+
+    async def exit_cause(self) -> str:
+        """'cell' when the supervisor exited by itself (with a status below 128, not OOM-killed),
+        otherwise what the host did to it: killed from outside, out of memory, engine gone."""
+        try:
+            status = await asyncio.to_thread(lambda: self.container.wait(timeout=10).get("StatusCode"))
+            await asyncio.to_thread(self.container.reload)
+            state = self.container.attrs.get("State", {})
+        except Exception as err:  # noqa: BLE001 - no engine to ask: not the cell's doing
+            return f"the Docker engine did not answer ({type(err).__name__})"
+        if state.get("OOMKilled"):
+            return "the container ran out of memory"
+        if not isinstance(status, int) or status >= 128 or status < 0:
+            return f"the container was killed from outside (exit status {status})"
+        return "cell"
+
+    async def kill(self) -> None:
+        self._pump.cancel()
+        self._close_socket()
         try:
             await asyncio.to_thread(self.container.remove, force=True)
         except Exception as err:  # already gone, engine hiccup: nothing the caller can do
@@ -130,24 +164,27 @@ class DockerBackend:
         """Removes sandbox containers left by dead processes of this host."""
         host = socket.gethostname()
         try:
-            for container in self.client.containers.list(all=True, filters={"label": LABEL}):
-                owner = container.labels.get(OWNER_LABEL, "")
+            for container in self.client.containers.list(all=True, sparse=True, filters={"label": LABEL}):
+                owner = (container.attrs.get("Labels") or {}).get(OWNER_LABEL, "")
                 owner_host, _, pid = owner.rpartition(":")
                 if owner_host == host and pid.isdigit() and not os.path.exists(f"/proc/{pid}"):
-                    container.remove(force=True)
+                    _force_remove(container)
         except Exception as err:
             log.warning("could not clean up old sandbox containers: %s", err)
 
     def settings(self) -> dict[str, Any]:
         cfg = self.config
         return {"output_bytes": cfg.output_bytes, "memory_bytes": max(64, cfg.memory_mb - 32) << 20,
-                "fsize": cfg.tmpfs_mb << 20}
+                "fsize": cfg.tmpfs_mb << 20, "max_tool_calls": cfg.max_tool_calls_per_cell}
 
     def _create(self, name: str):
+        import docker.types
+
         cfg = self.config
         container = self.client.containers.create(
-            cfg.image, command=["python3", *SUPERVISOR_ARGV], name=name, stdin_open=True, tty=False,
-            auto_remove=True, user="65534:65534", working_dir="/tmp", hostname="sandbox",
+            cfg.image, command=["python3", *SUPERVISOR_ARGV], name=name, stdin_open=True, tty=False,  # the SDK sets StdinOnce with it
+            auto_remove=False, user="65534:65534", log_config=docker.types.LogConfig(type="none"),
+            ulimits=[docker.types.Ulimit(name="nofile", soft=cfg.open_files, hard=cfg.open_files)], working_dir="/tmp", hostname="sandbox",
             environment={"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": "/tmp", "LANG": "C.UTF-8"},
             network_mode="none", read_only=True, mem_limit=f"{cfg.memory_mb}m", memswap_limit=f"{cfg.memory_mb}m",
             nano_cpus=int(cfg.cpus * 1e9), pids_limit=cfg.pids, cap_drop=["ALL"],
@@ -160,7 +197,11 @@ class DockerBackend:
         return container, sock
 
     async def start(self, name: str) -> DockerSandbox:
-        container, sock = await asyncio.to_thread(self._create, name)
+        try:
+            container, sock = await asyncio.to_thread(self._create, name)
+        except BaseException:
+            await asyncio.to_thread(self._remove_named, name)
+            raise
         sandbox = DockerSandbox(self.client, container, sock, name)
         try:
             await sandbox.channel.init(self.settings(), self.config.start_timeout_s)
@@ -169,12 +210,18 @@ class DockerBackend:
             raise
         return sandbox
 
+    def _remove_named(self, name: str) -> None:
+        try:
+            self.client.containers.get(name).remove(force=True)
+        except Exception:  # noqa: BLE001 - it was never created
+            pass
+
     def close(self) -> None:
         """Removes every container this backend created that is still there, then the client."""
         try:
             label = f"{POOL_LABEL}={self.owner}:{self.pool_tag}"
-            for container in self.client.containers.list(all=True, filters={"label": label}):
-                container.remove(force=True)
+            for container in self.client.containers.list(all=True, sparse=True, filters={"label": label}):
+                _force_remove(container)
         except Exception as err:
             log.warning("could not remove sandbox containers: %s", err)
         try:

@@ -6,17 +6,21 @@ Two roles in one file:
   over its stdin/stdout in JSON lines, and is the only process holding them. It starts one
   fresh interpreter per episode (the *child*, a new `python3` process: nothing of earlier
   episodes is in its memory), relays tool calls, drains the child's output pipe with a byte cap,
-  enforces the cell deadline (SIGINT, then SIGKILL of everything), and on `reset` kills every
-  process but itself and wipes /tmp and /dev/shm. It makes itself non-dumpable, so user code
-  (same uid) cannot open /proc/1/fd/* or /proc/1/mem to forge messages or read its memory.
+  enforces the cell deadline (SIGINT, then SIGKILL of everything). A sandbox serves ONE episode
+  (the pool discards it afterwards), so nothing needs wiping here. It makes itself non-dumpable,
+  so user code (same uid) cannot open /proc/1/fd/* or /proc/1/mem to forge messages or read its
+  memory, and the child's seccomp filter stops user code changing its limits or priority.
+  Whatever arrives on the child's control socket is untrusted (a cell can write to it, or hand
+  a dup() of it to a forked process): every message is parsed defensively, every field that is
+  forwarded to the host is type-checked and capped, a malformed message counts as a tool call
+  against the per-cell cap, and a cell that keeps sending past the cap is stopped.
 * `child` (`harness_child.py`, prepended to this file in the `-c` source) — runs the episode's
   cells in one globals dict. Its fd 1/2 are a pipe read by the supervisor (user output can
   never reach the host channel); its control socket carries cell requests, tool calls, results.
 After every cell the supervisor kills any other process the cell left behind (a fork bomb's
 survivors, background jobs), so nothing a cell starts outlives it except its own threads.
 
-Host -> supervisor: init, run, tool_result, reset, ping.  Supervisor -> host: ready, tool,
-result, reset_done, pong.
+Host -> supervisor: init, run, tool_result, ping.  Supervisor -> host: ready, tool, result, pong.
 """
 
 import json
@@ -28,7 +32,11 @@ import subprocess
 import sys
 import time
 
-MAX_MSG = 4 << 20           # longest control line accepted from the child
+MAX_MSG = 256 << 10         # longest control line accepted from the child
+MAX_ERROR = 4000            # characters of a cell's error text that reach the host
+MAX_NAME = 64               # characters of a tool name
+MAX_KWARGS = 16 << 10       # characters of a tool call's JSON-encoded arguments
+SPAM_SLACK = 5              # tool messages past the per-cell cap before the cell is stopped
 DONE_GRACE_S = 1.0          # after SIGINT at the deadline, time the cell gets to unwind
 CHILD_START_S = 10.0
 EXIT_MSG = ("the interpreter exited (os._exit, sys.exit in a thread, or a crash); variables from "
@@ -43,11 +51,20 @@ def _nondumpable():
         pass
 
 
-class Lines:
-    """Buffered JSON-line reader over a file descriptor."""
+def parse(line):
+    """A JSON object, or None for anything else (invalid, deeply nested, not an object)."""
+    try:
+        msg = json.loads(line)
+    except Exception:  # noqa: BLE001 - ValueError, RecursionError, MemoryError
+        return None
+    return msg if isinstance(msg, dict) else None
 
-    def __init__(self, fd):
-        self.fd, self.buf = fd, b""
+
+class Lines:
+    """Buffered JSON-line reader over a file descriptor; malformed lines come back as None."""
+
+    def __init__(self, fd, limit=MAX_MSG):
+        self.fd, self.buf, self.limit = fd, b"", limit
 
     def read_available(self):
         """Reads once; returns (messages, eof). Raises ValueError on an oversized line."""
@@ -57,10 +74,30 @@ class Lines:
         while b"\n" in self.buf:
             line, self.buf = self.buf.split(b"\n", 1)
             if line.strip():
-                msgs.append(json.loads(line))
-        if len(self.buf) > MAX_MSG:
+                msgs.append(parse(line))
+        if len(self.buf) > self.limit:
+            self.buf = b""
             raise ValueError("control line too long")
         return msgs, not data
+
+
+def _tool_fields(msg):
+    """(call, name, kwargs) of a child's tool message, or None when any of them is malformed."""
+    call, name, kwargs = msg.get("call"), msg.get("name"), msg.get("kwargs")
+    if type(call) is not int or not isinstance(name, str) or len(name) > MAX_NAME or not isinstance(kwargs, dict):
+        return None
+    if not all(isinstance(k, str) and isinstance(v, str) for k, v in kwargs.items()):
+        return None
+    if len(json.dumps(kwargs)) > MAX_KWARGS:
+        return None
+    return call, name, kwargs
+
+
+def _cap(text, limit=MAX_ERROR):
+    if text is None:
+        return None
+    text = text if isinstance(text, str) else repr(type(text))
+    return text if len(text) <= limit else text[: limit // 2] + "\n...\n" + text[-limit // 2:]
 
 
 def _write_all(fd, data):
@@ -72,10 +109,10 @@ def _write_all(fd, data):
 class Supervisor:
     def __init__(self, source):
         self.source = source
-        self.host = Lines(0)
+        self.host = Lines(0, 64 << 20)
         self.init = {}
         self.child = None      # dict(pid, proc, ctl, lines, out)
-        self.cell = None       # dict(id, deadline, interrupted)
+        self.cell = None       # dict(id, deadline, interrupted, messages)
         self.out = bytearray()
         self.out_total = 0
         self.exited = {}       # pid -> wait status, from the reaper
@@ -103,6 +140,7 @@ class Supervisor:
             stdout=out_w, stderr=out_w, pass_fds=(child.fileno(),), close_fds=True, cwd="/tmp", env=env)
         child.close()
         os.close(out_w)
+        parent.settimeout(2.0)  # a cell that never reads its socket cannot block the supervisor on a reply
         os.set_blocking(out_r, False)
         self.child = {"pid": proc.pid, "proc": proc, "ctl": parent, "lines": Lines(parent.fileno()), "out": out_r}
         parent.sendall(json.dumps({k: self.init.get(k) for k in ("tools", "memory_bytes", "nproc", "fsize")})
@@ -110,9 +148,13 @@ class Supervisor:
         deadline = time.monotonic() + CHILD_START_S
         while time.monotonic() < deadline:
             if select.select([parent], [], [], 0.1)[0]:
-                msgs, eof = self.child["lines"].read_available()
-                if any(m.get("op") == "hello" for m in msgs):
-                    return True
+                try:
+                    msgs, eof = self.child["lines"].read_available()
+                except (ValueError, OSError):
+                    break
+                hello = [m for m in msgs if m and m.get("op") == "hello"]
+                if hello:
+                    return bool(hello[0].get("seccomp"))  # never serve an unconfined interpreter
                 if eof:
                     break
         self.kill_child()
@@ -135,18 +177,6 @@ class Supervisor:
                 pass
         time.sleep(0.005)
         self.reap()
-
-    def wipe(self):
-        if os.getpid() != 1:  # only ever inside the sandbox's own pid namespace (never on a host)
-            return
-        for top in ("/tmp", "/dev/shm"):
-            for dirpath, dirnames, filenames in os.walk(top, topdown=False):
-                for name in filenames + dirnames:
-                    path = os.path.join(dirpath, name)
-                    try:
-                        os.rmdir(path) if os.path.isdir(path) and not os.path.islink(path) else os.unlink(path)
-                    except OSError:
-                        pass
 
     def drain(self):
         if not self.child:
@@ -178,7 +208,7 @@ class Supervisor:
     def finish(self, status, error):
         self.drain()
         self.kill_strays()
-        self.send({"op": "result", "cell": self.cell["id"], "status": status, "error": error,
+        self.send({"op": "result", "cell": self.cell["id"], "status": status, "error": _cap(error),
                    "stdout": self.out.decode("utf-8", "replace"), "shown_bytes": len(self.out),
                    "total_bytes": self.out_total})
         self.cell, self.out, self.out_total = None, bytearray(), 0
@@ -207,7 +237,7 @@ class Supervisor:
         op = msg.get("op")
         if op == "run":
             self.cell = {"id": msg["cell"], "timeout": float(msg["timeout"]), "interrupted": None,
-                         "deadline": time.monotonic() + float(msg["timeout"])}
+                         "deadline": time.monotonic() + float(msg["timeout"]), "messages": 0}
             if self.child is None and not self.spawn():
                 self.finish("killed", "the sandbox could not start a fresh interpreter")
                 return
@@ -222,12 +252,6 @@ class Supervisor:
                     self.child["ctl"].sendall(json.dumps(msg).encode() + b"\n")
                 except OSError:
                     pass
-        elif op == "reset":
-            self.cell = None
-            self.kill_child()
-            self.wipe()
-            self.out, self.out_total = bytearray(), 0
-            self.send({"op": "reset_done", "ok": self.spawn()})
         elif op == "ping":
             self.send({"op": "pong", "child": self.child is not None})
 
@@ -235,21 +259,46 @@ class Supervisor:
         try:
             msgs, eof = self.child["lines"].read_available()
         except (ValueError, OSError):
-            msgs, eof = [], True  # garbage on the control socket: treat as a dead interpreter
+            msgs, eof = [], True  # an endless line on the control socket: treat as a dead interpreter
         for msg in msgs:
-            if self.cell is None or not isinstance(msg, dict):
-                continue
-            if msg.get("op") == "tool" and not self.cell["interrupted"]:
-                self.send({"op": "tool", "cell": self.cell["id"], "call": msg.get("call"),
-                           "name": msg.get("name"), "kwargs": msg.get("kwargs")})
-            elif msg.get("op") == "done" and msg.get("cell") == self.cell["id"]:
-                if self.cell["interrupted"]:
+            if self.cell is None or self.child is None:
+                continue  # between cells nothing the interpreter says matters
+            if msg is not None and msg.get("op") == "done":
+                if msg.get("cell") != self.cell["id"]:
+                    continue  # a late `done` of an earlier cell (stays inside the sandbox)
+                elif self.cell["interrupted"]:
                     self.finish("timeout", f"TimeoutError: the cell exceeded its {self.cell['timeout']:g}s time "
                                 "limit and was interrupted")
                 else:
-                    self.finish(msg.get("status", "error"), msg.get("error"))
+                    status = msg.get("status")
+                    self.finish(status if status in ("ok", "error") else "error", msg.get("error"))
+                continue
+            self.on_tool_message(msg)
         if eof and self.child:
             self.child_died()
+
+    def on_tool_message(self, msg):
+        """A tool call, or anything else the cell wrote: both count against the per-cell cap."""
+        cell = self.cell
+        cell["messages"] += 1
+        limit = int(self.init.get("max_tool_calls") or 20)
+        if cell["messages"] > limit + SPAM_SLACK:
+            self.drain()
+            self.kill_child()
+            self.finish("killed", f"the cell kept sending tool calls or other messages past the limit of {limit} "
+                        "per cell and was stopped; the interpreter was restarted, variables from earlier cells are gone")
+            self.spawn()
+            return
+        if cell["interrupted"]:
+            return
+        fields = _tool_fields(msg) if msg is not None and msg.get("op") == "tool" else None
+        if fields is None:  # the host counts it and answers with an error (if anyone still listens)
+            name = msg.get("name") if msg is not None else None
+            self.send({"op": "tool", "cell": cell["id"], "call": None, "kwargs": None,
+                       "name": name if isinstance(name, str) and len(name) <= MAX_NAME else None})
+        else:
+            call, name, kwargs = fields
+            self.send({"op": "tool", "cell": cell["id"], "call": call, "name": name, "kwargs": kwargs})
 
     def check_deadline(self):
         now = time.monotonic()
@@ -283,26 +332,42 @@ class Supervisor:
             ready = select.select(fds, [], [], wait)[0]
             if 0 in ready:
                 msgs, eof = self.host.read_available()
-                if eof:
+                if eof:  # the worker is gone (or let this sandbox go): the sandbox ends with it
                     self.kill_child()
                     return
                 for msg in msgs:
-                    self.on_host(msg)
-            if self.child and self.child["out"] in ready:
-                self.drain()
-            if self.child and self.child["ctl"] in ready:
-                self.on_child()
-            self.reap()
-            if self.child and self.child["pid"] in self.exited:
-                self.child_died()
+                    if msg is not None:
+                        self.on_host(msg)
+            try:
+                self.serve_child(ready)
+            except Exception as err:  # noqa: BLE001 - whatever the cell made of its interpreter, keep serving
+                self.fail_cell(err)
             self.check_deadline()
+
+    def serve_child(self, ready):
+        if self.child and self.child["out"] in ready:
+            self.drain()
+        if self.child and self.child["ctl"] in ready:
+            self.on_child()
+        self.reap()
+        if self.child and self.child["pid"] in self.exited:
+            self.child_died()
+
+    def fail_cell(self, err):
+        """An unexpected failure while serving the cell's interpreter: the cell's outcome, not ours."""
+        self.kill_child()
+        if self.cell is not None:
+            self.out, self.out_total = bytearray(), 0
+            self.finish("killed", f"the sandbox could not serve this cell's interpreter ({type(err).__name__}); "
+                        "variables from earlier cells are gone")
+        self.spawn()
 
     def read_init(self):
         while True:
             msgs, eof = self.host.read_available()
             if eof:
                 raise SystemExit(0)
-            if msgs:
+            if msgs and msgs[0] is not None:
                 return msgs[0]
 
 

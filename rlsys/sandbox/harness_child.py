@@ -6,6 +6,12 @@ one globals dict: fd 1/2 are a pipe drained by the supervisor, fd <fd> is its co
 (cell requests in, tool calls and results out). Tools are re-bound before every cell; a trailing
 expression is echoed like a notebook; exceptions come back as the cell's traceback lines only.
 Processes it forks lose the control socket, so they can never speak for it.
+
+Before any user code runs it installs a seccomp filter on itself (inherited by everything it
+starts): no changing another process's limits, priority, scheduling or affinity (PID 1's
+`prlimit`/`setpriority` would let a cell starve or kill its own supervisor), no new namespaces
+(`unshare`/`clone` with namespace flags, `setns`; `clone3` answers ENOSYS so libc uses `clone`),
+no 32-bit syscall ABIs. The supervisor refuses to serve cells when the filter cannot be installed.
 """
 
 import json
@@ -13,6 +19,68 @@ import os
 import signal
 import socket
 import sys
+
+# x86_64 / aarch64 syscall numbers: (audit arch, {name: nr}); pid-taking calls name the pid argument.
+_ARCHES = {
+    "x86_64": (0xC000003E, {"prlimit64": 302, "setpriority": 141, "sched_setaffinity": 203,
+                            "sched_setscheduler": 144, "sched_setparam": 142, "sched_setattr": 314,
+                            "ioprio_set": 251, "unshare": 272, "clone": 56, "clone3": 435, "setns": 308}),
+    "aarch64": (0xC00000B7, {"prlimit64": 261, "setpriority": 140, "sched_setaffinity": 122,
+                             "sched_setscheduler": 119, "sched_setparam": 118, "sched_setattr": 274,
+                             "ioprio_set": 30, "unshare": 97, "clone": 220, "clone3": 435, "setns": 268}),
+}
+_PID_ARG = {"prlimit64": 0, "setpriority": 1, "sched_setaffinity": 0, "sched_setscheduler": 0,
+            "sched_setparam": 0, "sched_setattr": 0, "ioprio_set": 1}
+_NS_FLAGS = 0x00000080 | 0x00020000 | 0x02000000 | 0x04000000 | 0x08000000 | 0x10000000 | 0x20000000 | 0x40000000
+
+
+def seccomp_program(machine):
+    """The classic-BPF program (list of (code, jt, jf, k)) for `machine`, or None when unknown."""
+    if machine not in _ARCHES:
+        return None
+    arch, nrs = _ARCHES[machine]
+    ld, jeq, jge, jset, ret = 0x20, 0x15, 0x35, 0x45, 0x06
+    allow, eperm, enosys = 0x7FFF0000, 0x00050000 | 1, 0x00050000 | 38
+    prog = [(ld, 0, 0, 4), (jeq, 1, 0, arch), (ret, 0, 0, eperm), (ld, 0, 0, 0)]
+    if machine == "x86_64":
+        prog += [(jge, 0, 1, 0x40000000), (ret, 0, 0, eperm)]  # x32 ABI
+    for name, nr in nrs.items():
+        if name in _PID_ARG:  # allowed only on the caller itself (pid/who == 0)
+            low = 16 + 8 * _PID_ARG[name]
+            block = [(ld, 0, 0, low), (jeq, 0, 2, 0), (ld, 0, 0, low + 4), (jeq, 1, 0, 0), (ret, 0, 0, eperm),
+                     (ret, 0, 0, allow)]
+        elif name in ("unshare", "clone"):
+            block = [(ld, 0, 0, 16), (jset, 0, 1, _NS_FLAGS), (ret, 0, 0, eperm), (ret, 0, 0, allow)]
+        else:
+            block = [(ret, 0, 0, enosys if name == "clone3" else eperm)]
+        prog += [(jeq, 0, len(block), nr)] + block
+    return prog + [(ret, 0, 0, allow)]
+
+
+def install_seccomp():
+    """Installs the filter on this process (and all it will start); returns whether it worked."""
+    try:
+        import ctypes
+
+        prog = seccomp_program(os.uname().machine)
+        if prog is None:
+            return False
+
+        class Filter(ctypes.Structure):
+            _fields_ = [("code", ctypes.c_ushort), ("jt", ctypes.c_ubyte), ("jf", ctypes.c_ubyte),
+                        ("k", ctypes.c_uint)]
+
+        class Prog(ctypes.Structure):
+            _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(Filter))]
+
+        filters = (Filter * len(prog))(*[Filter(*ins) for ins in prog])
+        fprog = Prog(len(prog), filters)
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(38, 1, 0, 0, 0) != 0:  # PR_SET_NO_NEW_PRIVS
+            return False
+        return libc.prctl(22, 2, ctypes.byref(fprog), 0, 0) == 0  # PR_SET_SECCOMP, SECCOMP_MODE_FILTER
+    except Exception:  # noqa: BLE001 - reported to the supervisor, which refuses to serve
+        return False
 
 
 def child_main():
@@ -51,6 +119,7 @@ def child_main():
             f.write("1000")
     except OSError:
         pass
+    confined = install_seccomp()
     for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2, signal.SIGALRM):
         signal.signal(sig, signal.SIG_DFL)  # the supervisor ignores these; user code gets the defaults
     out_fd = os.dup(1)
@@ -137,7 +206,7 @@ def child_main():
         send({"op": "done", "cell": cell, "status": status, "error": error})
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # idle: a late deadline signal is dropped
-    send({"op": "hello", "pid": os.getpid()})
+    send({"op": "hello", "pid": os.getpid(), "seccomp": confined})
     while True:
         msg = recv()
         if msg.get("op") == "run":

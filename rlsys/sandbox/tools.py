@@ -3,13 +3,14 @@
 The harness defines `search_pages(query)`, `view_sections(page_id)` and `read_section(section_id)`
 from `TOOL_SPECS` and checks argument types itself, but the host does not trust it: a cell can
 write anything to its control socket. `ToolGate` re-validates each call, enforces the per-cell
-caps on calls and returned bytes, calls the `ToolFn` off the event loop, and records the text
+caps on calls (a malformed call counts) and returned bytes, calls the `ToolFn` off the event loop, and records the text
 of every result the cell received (the judge reads it).
 """
 
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -53,17 +54,24 @@ class ToolGate:
     bytes_returned: int = 0
     outputs: list[str] = field(default_factory=list)
 
+    async def _call(self, name: str, kwargs: dict[str, Any]) -> Any:
+        """An async ToolFn is awaited on the loop; a plain one runs in a thread (never blocks the loop)."""
+        if inspect.iscoroutinefunction(self.tool_fn) or inspect.iscoroutinefunction(
+                getattr(self.tool_fn, "__call__", None)):
+            return await self.tool_fn(name, kwargs)
+        return await asyncio.to_thread(self.tool_fn, name, kwargs)
+
     async def answer(self, name: Any, kwargs: Any) -> dict[str, Any]:
         """The reply for the harness: {ok: True, value} or {ok: False, kind, message}."""
-        problem = check_call(name, kwargs)
-        if problem:
-            return {"ok": False, "kind": "TypeError", "message": problem}
         if self.calls >= self.max_calls:
             return {"ok": False, "kind": "RuntimeError",
                     "message": f"tool call limit reached ({self.max_calls} per cell); print what you have"}
-        self.calls += 1
+        self.calls += 1  # malformed calls count against the cap too
+        problem = check_call(name, kwargs)
+        if problem:
+            return {"ok": False, "kind": "TypeError", "message": problem}
         try:
-            value = await asyncio.to_thread(self.tool_fn, name, kwargs)
+            value = await self._call(name, kwargs)
             text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
         except Exception as err:  # the ToolFn should not raise; if it does, the cell sees an error
             return {"ok": False, "kind": "RuntimeError", "message": f"{name}() failed: {type(err).__name__}: {err}"}

@@ -64,7 +64,8 @@ class ExecResult:
 
 
 # (tool name, keyword arguments) -> JSON-serialisable result. Must not raise for bad input:
-# return an error string the model can read instead.
+# return an error string the model can read instead. May be an `async def` (then awaited on the
+# pool's event loop); a plain function runs in a thread.
 ToolFn = Callable[[str, dict[str, Any]], Any]
 
 

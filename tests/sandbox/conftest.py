@@ -1,10 +1,15 @@
 """Sandbox test setup: a Docker engine (started here if root and none answers), the image,
-a small corpus ToolFn that records every call, and warm pools per backend (one per module)."""
+a small corpus ToolFn that records every call, and warm pools per backend (one per module).
+
+`RLSYS_REQUIRE_SANDBOX=docker` (or `docker,bwrap`; `.ci/run` sets it) turns a missing backend
+into a FAILURE: `require()` fails instead of skipping, and a hook below turns any skip of a
+test of a required backend into a failure, so CI cannot pass without the sandbox running."""
 
 from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 import threading
 import time
@@ -99,13 +104,41 @@ def docker_problem(image: str = SandboxConfig().image) -> str | None:
     return problem
 
 
+def required_backends() -> set[str]:
+    return {b.strip() for b in os.environ.get("RLSYS_REQUIRE_SANDBOX", "").split(",") if b.strip()}
+
+
 def require(backend: str) -> None:
+    """Skips (or, when the backend is required, fails) a test that cannot run on `backend`."""
+    problem = None
     if backend == "docker":
         problem = docker_problem()
-        if problem:
-            pytest.skip(f"Docker tests need an engine: {problem}")
+        problem = problem and f"Docker tests need an engine: {problem}"
     elif shutil.which("bwrap") is None:
-        pytest.skip("bubblewrap is not installed (apt-get install -y bubblewrap)")
+        problem = "bubblewrap is not installed (apt-get install -y bubblewrap)"
+    if problem and backend in required_backends():
+        pytest.fail(f"RLSYS_REQUIRE_SANDBOX={os.environ['RLSYS_REQUIRE_SANDBOX']}: {problem}", pytrace=False)
+    if problem:
+        pytest.skip(problem)
+
+
+def _backend_of(item) -> str | None:
+    callspec = getattr(item, "callspec", None)
+    if callspec is not None and callspec.params.get("pool") in ("docker", "bwrap"):
+        return callspec.params["pool"]
+    return "docker" if item.get_closest_marker("docker") else None
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Under RLSYS_REQUIRE_SANDBOX, a skipped test of a required backend is a failure."""
+    outcome = yield
+    report = outcome.get_result()
+    backend = _backend_of(item)
+    if report.skipped and backend in required_backends():
+        report.outcome = "failed"
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        report.longrepr = f"RLSYS_REQUIRE_SANDBOX={os.environ['RLSYS_REQUIRE_SANDBOX']}: {backend} test skipped: {reason}"
 
 
 def small_config(**overrides) -> SandboxConfig:
@@ -114,6 +147,31 @@ def small_config(**overrides) -> SandboxConfig:
                 burst_containers=0)
     base.update(overrides)
     return SandboxConfig(**base)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def nothing_left_behind():
+    """After every sandbox test of this process: no container, bwrap process or cgroup of it remains."""
+    yield
+    from rlsys.sandbox.cgroup import sandbox_cgroups
+
+    me = os.getpid()
+    problems = []
+    bwrap = subprocess.run(["pgrep", "-P", str(me), "-x", "bwrap"], capture_output=True, text=True).stdout.split()
+    if bwrap:
+        problems.append(f"bwrap processes {bwrap}")
+    if sandbox_cgroups(f"rlsys-{me}-"):
+        problems.append(f"cgroups {sandbox_cgroups(f'rlsys-{me}-')}")
+    if docker_problem() is None:
+        from rlsys.sandbox.docker_backend import OWNER_LABEL, docker_client
+
+        client = docker_client(10)
+        mine = client.containers.list(all=True, sparse=True,
+                                      filters={"label": f"{OWNER_LABEL}={socket.gethostname()}:{me}"})
+        client.close()
+        if mine:
+            problems.append(f"containers {[c.attrs.get('Names') for c in mine]}")
+    assert not problems, f"sandbox tests left behind: {'; '.join(problems)}"
 
 
 @pytest.fixture(scope="module")
