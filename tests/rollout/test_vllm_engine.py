@@ -152,3 +152,13 @@ def test_aborted_request_raises(loop, engine, prompt):
     (result,) = loop.run(aborted())
     assert isinstance(result, EngineRequestError) and "abort" in str(result)
     assert not engine.dead
+
+
+def test_failed_start_leaves_no_adapter_folder(monkeypatch, tmp_path, tiny_model_dir):
+    from rlsys.rollout import vllm_adapters
+    from rlsys.rollout.vllm_engine import VLLMEngine
+
+    monkeypatch.setattr(vllm_adapters, "SHM", tmp_path)
+    with pytest.raises(Exception, match="max_model_len|max_position_embeddings"):
+        VLLMEngine(tiny_model_dir, max_model_len=10**7, lora_config={"r": 4, "lora_alpha": 8, "target_modules": TARGETS})
+    assert list(tmp_path.iterdir()) == []
