@@ -71,7 +71,13 @@ def run(args: argparse.Namespace) -> int:
         model_path = str(ensure_model(cfg.model))
         dtype = cfg.model.dtype
     else:
-        model_path, dtype = args.model, cfg.model.dtype
+        from rlsys.hub_models import HubModelError, resolve_model
+
+        try:
+            model_path, dtype = resolve_model(args.model, "--model"), cfg.model.dtype
+        except HubModelError as err:
+            print(f"rlsys serve: {err}", file=sys.stderr)
+            return 2
     looks_local = not args.model or model_path.startswith(("/", "./", "../", "~")) or Path(model_path).exists()
     if looks_local and not (Path(model_path).expanduser() / "config.json").is_file():
         print(f"rlsys serve: model directory {model_path} not found (no config.json)", file=sys.stderr)
