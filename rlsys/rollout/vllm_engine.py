@@ -27,7 +27,9 @@ import asyncio
 import logging
 import os
 import shutil
+import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +49,29 @@ __all__ = ["VLLMEngine", "EngineRequestError", "vllm_lora_rank", "resolve_dtype"
 log = logging.getLogger(__name__)
 
 FINISHED_OK = {"stop": "stop", "length": "length"}
+
+
+@dataclass
+class VLLMStats:
+    """Counters for benches: `busy_s` is wall time with at least one request in flight."""
+
+    busy_s: float = 0.0
+    generated_tokens: int = 0
+    requests: int = 0
+    active: int = 0
+    _since: float = 0.0
+
+    def start(self) -> None:
+        if self.active == 0:
+            self._since = time.perf_counter()
+        self.active += 1
+        self.requests += 1
+
+    def end(self, tokens: int) -> None:
+        self.active -= 1
+        self.generated_tokens += tokens
+        if self.active == 0:
+            self.busy_s += time.perf_counter() - self._since
 
 
 class EngineRequestError(RuntimeError):
@@ -123,6 +148,7 @@ class VLLMEngine:
         sleep_mode = self.can_sleep if enable_sleep_mode is None else enable_sleep_mode
         self.can_sleep = sleep_mode
         self.dead = False
+        self.stats = VLLMStats()
         self._lock = asyncio.Lock()
         self._stop_ids = sorted({
             i for i in (self.tokenizer.convert_tokens_to_ids(IM_END), self.tokenizer.convert_tokens_to_ids(ENDOFTEXT),
@@ -209,6 +235,7 @@ class VLLMEngine:
         if self.enable_lora and lora_request is None:
             raise ValueError(f"adapter version {version} is not loaded (kept: {self.live_versions()})")
         final = None
+        self.stats.start()
         try:
             async for out in self.llm.generate(TokensPrompt(prompt_token_ids=list(prompt_ids)), sampling,
                                                request_id=uuid.uuid4().hex, lora_request=lora_request):
@@ -217,6 +244,7 @@ class VLLMEngine:
             self.dead = True
             raise
         finally:
+            self.stats.end(len(final.outputs[0].token_ids) if final is not None and final.outputs else 0)
             if lora_request is not None:
                 retired = self._adapters.release(version)
                 if retired is not None:
