@@ -162,3 +162,21 @@ def test_failed_start_leaves_no_adapter_folder(monkeypatch, tmp_path, tiny_model
     with pytest.raises(Exception, match="max_model_len|max_position_embeddings"):
         VLLMEngine(tiny_model_dir, max_model_len=10**7, lora_config={"r": 4, "lora_alpha": 8, "target_modules": TARGETS})
     assert list(tmp_path.iterdir()) == []
+
+
+def test_engine_death_is_reported_and_remembered(loop, engine, prompt):
+    """Runs last in this module: it kills the module's engine core (this process's own child)."""
+    import psutil
+    from vllm.v1.engine.exceptions import EngineDeadError
+
+    from rlsys.rollout.vllm_engine import EngineRequestError
+
+    cores = [p for p in psutil.Process().children(recursive=True) if "EngineCore" in p.name() + " ".join(p.cmdline())]
+    assert cores
+    for p in cores:
+        p.kill()
+    with pytest.raises(EngineDeadError):
+        loop.run(engine.generate(prompt, SamplingParams(max_new_tokens=8, seed=0)), timeout=300)
+    assert engine.dead  # the rollout worker exits on this, so that Ray restarts it
+    with pytest.raises(EngineRequestError, match="dead"):
+        loop.run(engine.generate(prompt, SamplingParams(max_new_tokens=8, seed=0)), timeout=60)
