@@ -96,9 +96,10 @@ def _engine(kind: str, cfg, model_path, concurrency: int, args: argparse.Namespa
         engine, _ = build_engine(cfg.model, rollout, lora_settings(lora.r, lora.alpha, lora.target_modules),
                                  max_staleness=cfg.train.max_staleness, model_path=model_path)
         return engine
-    from rlsys.rollout.hf_engine import HFEngine
+    from rlsys.rollout.engines import load_engine
 
-    engine = HFEngine(model_path, device=args.device, dtype=cfg.model.dtype, max_batch=concurrency, seed=cfg.rollout.seed)
+    engine, _ = load_engine(model_path, "hf", device=args.device, dtype=cfg.model.dtype, max_batch=concurrency,
+                            seed=cfg.rollout.seed)
     if args.tag_bias and "vllm" not in args.engine:
         add_tag_bias(engine.model, engine.tokenizer, args.tag_bias)
     return engine

@@ -29,6 +29,7 @@ class EngineOptions:
     seed: int = 0
     quantization: str | None = None       # vLLM weight quantization (e.g. awq)
     gpu_memory_utilization: float = 0.5   # vLLM share of GPU memory (on CPU the KV cache is VLLM_CPU_KVCACHE_SPACE)
+    device: str = "auto"                  # HF engine device (`auto`: CUDA when present); vLLM picks its platform
 
 
 ENGINES: dict[str, Callable[[str, EngineOptions], Any]] = {}
@@ -46,7 +47,8 @@ def register_engine(name: str) -> Callable[[Callable[[str, EngineOptions], Any]]
 def _hf(model_path: str, opts: EngineOptions) -> Any:
     from rlsys.rollout.hf_engine import HFEngine
 
-    return HFEngine(model_path, dtype=opts.dtype, max_batch=opts.max_batch, lora_config=opts.lora, seed=opts.seed)
+    return HFEngine(model_path, device=opts.device, dtype=opts.dtype, max_batch=opts.max_batch, lora_config=opts.lora,
+                    seed=opts.seed)
 
 
 @register_engine("vllm")
