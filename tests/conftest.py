@@ -1,4 +1,4 @@
-"""Shared test setup: thread limits for a 2-core machine, the `gpu` marker's skip, and paths."""
+"""Shared test setup: thread limits for a 2-core machine, the `gpu` and `vllm` markers' skips, and paths."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")  # GiB; vLLM-CPU otherwise sizes its KV cache from RAM
 
 import pytest  # noqa: E402
 
@@ -23,13 +24,28 @@ def _has_cuda() -> bool:
         return False
 
 
+def _vllm_missing() -> str | None:
+    """Why vLLM cannot be imported here (None when it can: its CUDA or its CPU build)."""
+    try:
+        import vllm  # noqa: F401
+    except Exception as err:  # noqa: BLE001 - any import failure means no vLLM tests
+        return f"{type(err).__name__}: {err}"
+    return None
+
+
 def pytest_collection_modifyitems(config, items):
-    if not any("gpu" in item.keywords for item in items) or _has_cuda():
-        return
-    skip_gpu = pytest.mark.skip(reason="needs a CUDA GPU (none on this machine)")
-    for item in items:
-        if "gpu" in item.keywords:
-            item.add_marker(skip_gpu)
+    if any("gpu" in item.keywords for item in items) and not _has_cuda():
+        skip_gpu = pytest.mark.skip(reason="needs a CUDA GPU (none on this machine)")
+        for item in items:
+            if "gpu" in item.keywords:
+                item.add_marker(skip_gpu)
+    if any(item.get_closest_marker("vllm") for item in items):
+        missing = _vllm_missing()
+        if missing:
+            skip_vllm = pytest.mark.skip(reason=f"needs vLLM (make install brings its CPU build): {missing}")
+            for item in items:
+                if item.get_closest_marker("vllm"):
+                    item.add_marker(skip_vllm)
 
 
 @pytest.fixture(scope="session")

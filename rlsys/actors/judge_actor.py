@@ -24,7 +24,7 @@ from rlsys.rollout.types import Trajectory
 
 def build_judge_engine(cfg: Config) -> tuple[Any, Any]:
     """(engine, tokenizer) for an `llm` judge on `judge.model`, through the rollout engines."""
-    from rlsys.commands.serve import load_engine
+    from rlsys.rollout.engines import load_engine
 
     j = cfg.judge
     context = j.max_prompt_tokens + j.max_new_tokens + (j.thinking_budget if j.thinking else 0) + 64

@@ -67,11 +67,15 @@ class RolloutWorker:
         from rlsys.rollout.episode import run_group
 
         executor = await self._ensure_executor()
-        return await run_group(
+        group = await run_group(
             question, k or self.cfg.rollout.group_size, self.engine, self.tokenizer, executor, self.cfg.rollout,
             cell_timeout_s=self.cfg.sandbox.cell_timeout_s, seed=seed, semaphore=self._semaphore,
             temperature=temperature,
         )
+        if getattr(self.engine, "dead", False):  # vLLM's EngineDeadError: only a new process recovers
+            print("RolloutWorker: the generation engine died; exiting so that Ray restarts this actor", flush=True)
+            os._exit(1)
+        return group
 
     async def generate_groups(
         self, questions: list[Question], k: int | None = None, seed: int | None = None, temperature: float | None = None

@@ -43,7 +43,10 @@ def init_ray(cfg: Config) -> None:
     starts a local instance of its own."""
     if ray.is_initialized():
         return
-    env = {"env_vars": {"OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false", "HF_HUB_OFFLINE": "1"}}
+    # RAY_ACCEL_ENV_VAR_OVERRIDE_ON_ZERO: Ray >= 2.5x no longer hides GPUs (CUDA_VISIBLE_DEVICES="")
+    # from actors that asked for none; without it a CPU actor on a GPU box silently uses CUDA
+    env = {"env_vars": {"OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false", "HF_HUB_OFFLINE": "1",
+                        "RAY_ACCEL_ENV_VAR_OVERRIDE_ON_ZERO": "1"}}
     # inside a `ray job submit` job RAY_ADDRESS names the job's cluster
     address = cfg.train.ray_address or os.environ.get("RAY_ADDRESS")
     if address:

@@ -129,7 +129,7 @@ def _stop_server(proc: subprocess.Popen) -> None:
 
 
 async def _run(args: argparse.Namespace) -> dict[str, Any]:
-    from rlsys.commands.serve import load_engine
+    from rlsys.rollout.engines import load_engine
     from rlsys.config import config_from_args
     from rlsys.judge.http_judge import HTTPJudge
     from rlsys.judge.llm_judge import LLMJudge

@@ -36,7 +36,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", default=None, help="model folder (default: model.path, tiny model built if missing)")
     parser.add_argument("--tag-bias", type=float, default=5.0,
                         help="logit bias scale towards protocol tags for random-init models (0 = off)")
-    parser.add_argument("--device", default="cpu", help="engine device (default cpu)")
+    parser.add_argument("--device", default="cpu", help="HF engine device (default cpu)")
+    parser.add_argument("--engine", nargs="+", choices=["hf", "vllm"], default=["hf"],
+                        help="engines measured one after the other on the same questions (default hf); "
+                             "with vllm the tag bias is off for all (it cannot be put into a vLLM engine)")
 
 
 def add_tag_bias(model, tokenizer, scale: float) -> None:
@@ -54,14 +57,18 @@ def add_tag_bias(model, tokenizer, scale: float) -> None:
 
 
 async def _measure(engine, groups_of: list[tuple[Any, int]], run) -> dict[str, Any]:
+    def hits() -> int:
+        prefix = getattr(engine, "prefix", None)  # HF's prefix cache (vLLM's is internal)
+        return prefix.hits if prefix is not None else 0
+
     busy0, tokens0 = engine.stats.busy_s, engine.stats.generated_tokens
-    steps0, rows0, hits0 = engine.stats.steps, engine.stats.batch_rows, engine.prefix.hits
+    steps0, rows0, hits0 = getattr(engine.stats, "steps", 0), getattr(engine.stats, "batch_rows", 0), hits()
     started = time.perf_counter()
     results = await run()
     wall = time.perf_counter() - started
     trajectories = [t for group in results for t in group]
     busy = engine.stats.busy_s - busy0
-    steps = engine.stats.steps - steps0
+    steps = getattr(engine.stats, "steps", 0) - steps0
     cells = [turn.result.duration_s for t in trajectories for turn in t.turns if turn.result is not None]
     return {
         "episodes": len(trajectories),
@@ -70,8 +77,8 @@ async def _measure(engine, groups_of: list[tuple[Any, int]], run) -> dict[str, A
         "tokens_per_s": round((engine.stats.generated_tokens - tokens0) / wall, 2),
         "engine_idle_fraction": round(max(0.0, 1.0 - busy / wall), 4),
         "engine_busy_s": round(busy, 3),
-        "prefix_cache_hits": engine.prefix.hits - hits0,
-        "mean_batch": round((engine.stats.batch_rows - rows0) / max(1, steps), 2),
+        "prefix_cache_hits": hits() - hits0,
+        "mean_batch": round((getattr(engine.stats, "batch_rows", 0) - rows0) / max(1, steps), 2) if steps else None,
         "cells_run": len(cells),
         "median_cell_s": round(statistics.median(cells), 4) if cells else None,
         "median_episode_s": round(statistics.median(t.timings["total_s"] for t in trajectories), 3),
@@ -79,12 +86,36 @@ async def _measure(engine, groups_of: list[tuple[Any, int]], run) -> dict[str, A
     }
 
 
+def _engine(kind: str, cfg, model_path, concurrency: int, args: argparse.Namespace):
+    """The engine as a rollout worker builds it (vLLM with the policy's LoRA slots), or HF on `--device`."""
+    if kind == "vllm":
+        from rlsys.rollout.engines import build_engine, lora_settings
+
+        lora = cfg.learner.lora
+        rollout = cfg.rollout.model_copy(update={"concurrency": concurrency})
+        engine, _ = build_engine(cfg.model, rollout, lora_settings(lora.r, lora.alpha, lora.target_modules),
+                                 max_staleness=cfg.train.max_staleness, model_path=model_path)
+        return engine
+    from rlsys.rollout.engines import load_engine
+
+    engine, _ = load_engine(model_path, "hf", device=args.device, dtype=cfg.model.dtype, max_batch=concurrency,
+                            seed=cfg.rollout.seed)
+    if args.tag_bias and "vllm" not in args.engine:
+        add_tag_bias(engine.model, engine.tokenizer, args.tag_bias)
+    return engine
+
+
 async def _bench(args: argparse.Namespace) -> dict[str, Any]:
+    """One result per engine in `--engine` (the single result itself when only one is asked)."""
+    results = {kind: await _bench_engine(args, kind) for kind in args.engine}
+    return results[args.engine[0]] if len(results) == 1 else results
+
+
+async def _bench_engine(args: argparse.Namespace, kind: str) -> dict[str, Any]:
     from rlsys.config import config_from_args
     from rlsys.corpus.loaders import load_questions
     from rlsys.corpus.service import CorpusService
     from rlsys.rollout.episode import EpisodeLimits, run_episode, run_group
-    from rlsys.rollout.hf_engine import HFEngine
     from rlsys.rollout.tiny_model import ensure_model
     from rlsys.sandbox.pool import SandboxPool
 
@@ -93,9 +124,7 @@ async def _bench(args: argparse.Namespace) -> dict[str, Any]:
     corpus = CorpusService.from_config(cfg.corpus)
     questions = [q for q in load_questions(cfg.corpus) if q.split == "train"][: max(args.questions, 1)]
     concurrency = max(cfg.rollout.concurrency, args.k * args.questions)
-    engine = HFEngine(model_path, device=args.device, dtype=cfg.model.dtype, max_batch=concurrency, seed=cfg.rollout.seed)
-    if args.tag_bias:
-        add_tag_bias(engine.model, engine.tokenizer, args.tag_bias)
+    engine = _engine(kind, cfg, model_path, concurrency, args)
     tok = engine.tokenizer
     limits = EpisodeLimits.from_config(cfg.rollout, cfg.sandbox.cell_timeout_s)
     async with SandboxPool(cfg.sandbox, corpus.call_tool) as pool:
@@ -117,8 +146,9 @@ async def _bench(args: argparse.Namespace) -> dict[str, Any]:
         baseline = await _measure(engine, [], sequential)
         sandbox_kind = pool.kind
     await engine.close()
-    n_params = sum(p.numel() for p in engine.model.parameters())
+    n_params = sum(p.numel() for p in engine.model.parameters()) if hasattr(engine, "model") else None
     return {
+        "engine": kind,
         "episodes_per_s": overlap["episodes_per_s"],
         "tokens_per_s": overlap["tokens_per_s"],
         "engine_idle_fraction": overlap["engine_idle_fraction"],
@@ -128,7 +158,8 @@ async def _bench(args: argparse.Namespace) -> dict[str, Any]:
         "overlapped": overlap,
         "sequential_baseline": baseline,
         "setup": {
-            "model": str(model_path), "parameters": n_params, "device": args.device, "tag_bias": args.tag_bias,
+            "model": str(model_path), "parameters": n_params, "device": args.device if kind == "hf" else "vllm",
+            "tag_bias": 0.0 if "vllm" in args.engine else args.tag_bias,
             "sandbox": sandbox_kind, "sandboxes": pool.size, "max_turns": cfg.rollout.max_turns,
             "max_new_tokens": cfg.rollout.max_new_tokens, "cpu_threads": os.environ.get("OMP_NUM_THREADS"),
         },

@@ -15,6 +15,9 @@ import sys
 from pathlib import Path
 
 from rlsys.config import add_config_arguments, config_from_args
+from rlsys.rollout.engines import load_engine
+
+__all__ = ["add_arguments", "run", "load_engine"]
 
 HELP = "serve a model (judge or policy) on an OpenAI-compatible /v1/chat/completions endpoint"
 
@@ -35,31 +38,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-tokens", type=int, default=256, help="default max_tokens of a request")
     parser.add_argument("--api-key-env", default=None, help="require the key held by this environment variable")
     parser.add_argument("--ready-file", default=None, help="write {\"url\": ...} here once listening (for scripts)")
-
-
-def load_engine(model_path: str, kind: str = "auto", dtype: str = "auto", max_batch: int = 32,
-                quantization: str | None = None, **vllm_options):
-    """(engine, tokenizer) for a local model through the rollout engines; `auto` picks vLLM
-    where CUDA and vLLM are present, else HF transformers. `vllm_options` (e.g.
-    `gpu_memory_utilization`, `max_model_len`) go to `VLLMEngine` only."""
-    import importlib.util
-
-    if kind == "auto":
-        import torch
-
-        kind = "vllm" if torch.cuda.is_available() and importlib.util.find_spec("vllm") else "hf"
-    if kind == "vllm":
-        try:
-            from rlsys.rollout.vllm_engine import VLLMEngine
-        except ImportError as err:
-            raise ImportError(f"the vLLM engine is not available here ({err})") from err
-        kwargs = {"quantization": quantization} if quantization else {}
-        engine = VLLMEngine(model_path, dtype=dtype, max_batch=max_batch, **kwargs, **vllm_options)
-        return engine, engine.tokenizer
-    from rlsys.rollout.hf_engine import HFEngine
-
-    engine = HFEngine(model_path, dtype=dtype, max_batch=max_batch)
-    return engine, engine.tokenizer
 
 
 def _load_adapter_on_start(engine, adapter_dir: Path):
@@ -93,7 +71,13 @@ def run(args: argparse.Namespace) -> int:
         model_path = str(ensure_model(cfg.model))
         dtype = cfg.model.dtype
     else:
-        model_path, dtype = args.model, cfg.model.dtype
+        from rlsys.hub_models import HubModelError, resolve_model
+
+        try:
+            model_path, dtype = resolve_model(args.model, "--model"), cfg.model.dtype
+        except HubModelError as err:
+            print(f"rlsys serve: {err}", file=sys.stderr)
+            return 2
     looks_local = not args.model or model_path.startswith(("/", "./", "../", "~")) or Path(model_path).exists()
     if looks_local and not (Path(model_path).expanduser() / "config.json").is_file():
         print(f"rlsys serve: model directory {model_path} not found (no config.json)", file=sys.stderr)
@@ -107,9 +91,15 @@ def run(args: argparse.Namespace) -> int:
         if not api_key:
             print(f"rlsys serve: --api-key-env {args.api_key_env} is not set in the environment", file=sys.stderr)
             return 2
+    lora = None  # no adapters unless one is served
+    if args.adapter:
+        config_path = Path(args.adapter) / "adapter_config.json"
+        if config_path.is_file():
+            meta = json.loads(config_path.read_text())
+            lora = {k: meta[k] for k in ("r", "lora_alpha", "target_modules") if k in meta}
     try:
         engine, tokenizer = load_engine(model_path, args.engine, dtype=dtype, max_batch=args.max_batch,
-                                        quantization=args.quantization,
+                                        quantization=args.quantization, lora=lora, max_loras=1,
                                         gpu_memory_utilization=args.gpu_memory_utilization)
     except (OSError, ValueError, ImportError) as err:
         print(f"rlsys serve: cannot load {model_path}: {err}", file=sys.stderr)

@@ -117,7 +117,8 @@ def grpo_loss(
     Shapes: `logprobs`, `behaviour_logprobs`, `mask`, `ref_logprobs`, `entropy`: [B, T];
     `advantages`: [B]. `denominator` is the whole step's normaliser (see the module docstring;
     default: this batch's). Stats are means over trained tokens (floats): `clip_frac`,
-    `ratio_mean`, `ratio_max`, `ratio_min`, `kl` (k3, when `ref_logprobs` is given), `entropy`
+    `ratio_mean`, `ratio_max`, `ratio_min`, `behaviour_logprob_diff` (mean |logprobs - behaviour|) and
+    its `_max`, `kl` (k3, when `ref_logprobs` is given), `entropy`
     (when given), `pg_loss`, plus `tokens` (trained tokens in this batch).
     """
     mask = mask.to(logprobs.dtype)
@@ -163,6 +164,9 @@ def grpo_loss(
             "ratio_mean": masked_mean(ratio),
             "ratio_max": float(ratio[trained].max().item()) if tokens else 1.0,
             "ratio_min": float(ratio[trained].min().item()) if tokens else 1.0,
+            # engine vs learner on the same tokens (prime-rl's mismatch): ~0 on-policy when they agree
+            "behaviour_logprob_diff": masked_mean((logprobs - behaviour_logprobs).abs()),
+            "behaviour_logprob_diff_max": float((logprobs - behaviour_logprobs).abs()[trained].max().item()) if tokens else 0.0,
         }
         if kl is not None:
             stats["kl"] = masked_mean(kl)

