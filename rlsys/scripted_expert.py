@@ -17,7 +17,8 @@ question, and the answer is a copy of the whole output. With `rollout.question_v
 sandbox defines `question` and the search is `search_pages(question)`: nothing to copy into code.
 "Which X is married to Y?" questions, whose answer is the page itself, print `pages[0]["title"]`. Where no cue isolates the answer the
 cell prints the whole section. The reference set in `../shared/data/seed-sft` shows the free-form
-version.
+version. With `sft.recovery_share` > 0 a share of the questions gets a back-tracking episode
+instead (a first cell that misses, then this one; `scripted_recovery.py`).
 """
 
 from __future__ import annotations

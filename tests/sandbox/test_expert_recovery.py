@@ -52,7 +52,7 @@ def _cells_and_outputs(messages):
     return cells, outputs
 
 
-async def test_recovery_episodes_miss_first_then_end_correct(expert_pool, service, questions):
+async def test_recovery_episodes_miss_first_then_end_correct(expert_pool, service, questions, tmp_path):
     episodes = await generate_expert_trajectories(questions, expert_pool, max_turns=3, concurrency=2, corpus=service,
                                                   recovery_share=1.0)
     assert [e.question.id for e in episodes] == [q.id for q in questions]
@@ -69,6 +69,23 @@ async def test_recovery_episodes_miss_first_then_end_correct(expert_pool, servic
         assert cells[1].startswith("<python>\n# ")  # says why it searches again
         assert e.messages[-1] == {"role": "assistant", "content": f"<answer>{e.question.answer}</answer>"}
         assert e.messages[-2]["content"].startswith("[FINAL TURN]")
+    # the SFT loader reads them as it reads a teacher's reference files: both cells and the answer are trained
+    from transformers import AutoTokenizer
+
+    from rlsys.learner.sft_data import load_examples
+    from rlsys.rollout.tiny_model import build_tiny_model
+    from rlsys.scripted_expert import write_reference_format
+
+    assert write_reference_format(episodes, tmp_path / "sft") == sum(e.kept for e in episodes)
+    tokenizer = AutoTokenizer.from_pretrained(build_tiny_model(tmp_path / "model", ["search the pages"] * 20, "nano"))
+    examples, stats = load_examples(tmp_path / "sft", tokenizer)
+    assert stats["files"] == len(examples) == sum(e.kept for e in episodes)
+    by_name = dict(zip([f"traj_{i:04d}.json" for i in range(len(examples))], [e for e in episodes if e.kept]))
+    for example in examples:
+        episode = by_name[example.source]
+        trained = tokenizer.decode([t for t, m in zip(example.token_ids, example.loss_mask) if m])
+        assert trained.count("<python>") == (2 if episode.recovery else 1)
+        assert f"<answer>{episode.question.answer}</answer>" in trained
     first = next(e for e in recovering if e.recovery == "vague_query")
     page_title = service.page(first.question.page_id).title
     assert page_title.lower() not in _cells_and_outputs(first.messages)[1][0].lower()
