@@ -1,6 +1,8 @@
 """Misses and rescued searches, read from an episode's own tool outputs (never from the gold).
 
-A cell turn *missed* when what it ran showed it found nothing:
+A cell turn *missed* when it searched (made at least one tool call: printing "not found" or
+raising without searching is no miss, so the bonus cannot be had for free) and what it ran showed
+it found nothing:
 
 - `error`: the cell raised, timed out or was killed;
 - `tool_error`: a tool answered with an `Error…` string, or the cell printed a line starting `Error`;
@@ -50,7 +52,7 @@ def turn_miss(turn: Turn, answer: str | None, printed_later: bool) -> str | None
     """The kind of miss of one cell turn (see the module docstring), or None. `printed_later`: a
     later cell printed the final answer `answer`."""
     r = turn.result
-    if turn.cell is None or r is None or r.infra_failed:
+    if turn.cell is None or r is None or r.infra_failed or r.tool_calls < 1:
         return None
     if r.status is not ExecStatus.OK or r.error:
         return "error"

@@ -40,7 +40,10 @@ TABLE = {
     "lucky guess, no cell": ([], GOLD, "correct", (), False, False, 1.0),
     "lucky guess, unrelated output": ([cell("Gavin (film)\n", (SEARCH,))], GOLD, "correct", (None,), False, False, 1.0),
     "empty search, then found": ([cell("[]\n", ("[]",)), HIT], GOLD, "correct", ("empty_search", None), True, True, 1.25),
-    "cell raised, then found": ([cell(status=ExecStatus.ERROR), HIT], GOLD, "correct", ("error", None), True, True, 1.25),
+    "cell raised, then found": ([cell(outputs=(SEARCH,), status=ExecStatus.ERROR), HIT], GOLD, "correct",
+                                ("error", None), True, True, 1.25),
+    "said not found without searching": ([cell("not found\n"), HIT], GOLD, "correct", (None, None), False, False, 1.0),
+    "raised without searching": ([cell(status=ExecStatus.ERROR), HIT], GOLD, "correct", (None, None), False, False, 1.0),
     "tool error, then found": ([cell("Error: no page 'gavin'\n", ("Error: no page 'gavin'",)), HIT], GOLD, "correct",
                                ("tool_error", None), True, True, 1.25),
     "no output, then found": ([cell("", (SEARCH,)), HIT], GOLD, "correct", ("no_output", None), True, True, 1.25),
@@ -52,7 +55,8 @@ TABLE = {
                                       ("no_output", None), True, False, 1.0),
     "missed, found a wrong name": ([cell("[]\n", ("[]",)), cell("Leo Marsh\n", (SEARCH, CAST))], "Leo Marsh", "incorrect",
                                    ("empty_search", None), True, True, 0.0),
-    "missed and never retried": ([cell(status=ExecStatus.ERROR)], None, "gave_up", ("error",), False, False, -0.5),
+    "missed and never retried": ([cell(outputs=("[]",), status=ExecStatus.ERROR)], None, "gave_up", ("error",), False,
+                                 False, -0.5),
     "missed, retried, no answer": ([cell("[]\n", ("[]",)), cell("", (SEARCH,))], None, "gave_up",
                                    ("empty_search", "no_output"), True, False, -0.5),
 }
@@ -90,7 +94,7 @@ def test_off_by_default_and_never_from_the_gold_alone():
 
 def test_per_step_figures():
     pairs = [_case(n) for n in TABLE]
-    # misses: every row with a miss (10 of 13); recoveries: correct and recovered (6); no retry: 1
+    # misses: every row with a miss (10 of 15); recoveries: correct and recovered (6); no retry: 1
     expected = {"search_misses": 10, "search_recoveries": 6, "search_recovery_rate": 0.6, "search_no_retry": 1}
     assert recovery_metrics(pairs) == expected
     outcome = GroupOutcome(pairs[0][0].question, [t for t, _ in pairs], [v for _, v in pairs])
