@@ -77,7 +77,7 @@ def expert_trajectories(cfg: Config, out_dir: Path) -> dict:
                 return await generate_expert_trajectories(
                     questions, pool, max_turns=cfg.rollout.max_turns, concurrency=cfg.sandbox.containers_per_worker,
                     progress=lambda: progress.advance(task), prompt_style=cfg.rollout.system_prompt, corpus=corpus,
-                    question_variable=cfg.rollout.question_variable,
+                    question_variable=cfg.rollout.question_variable, recovery_share=cfg.sft.recovery_share,
                 )
 
     episodes = asyncio.run(go())
@@ -86,7 +86,8 @@ def expert_trajectories(cfg: Config, out_dir: Path) -> dict:
     for e in episodes:
         if not e.kept:
             reasons[e.reason.split(":")[0]] = reasons.get(e.reason.split(":")[0], 0) + 1
-    return {"kept": kept, "dropped": len(episodes) - kept, "dropped_reasons": reasons}
+    recovery = sum(e.kept and e.recovery is not None for e in episodes)
+    return {"kept": kept, "dropped": len(episodes) - kept, "dropped_reasons": reasons, "recovery_kept": recovery}
 
 
 def run_sft(cfg_path: str | None, overrides: list[str], data_dir: Path, out_dir: Path) -> None:

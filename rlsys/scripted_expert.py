@@ -17,7 +17,8 @@ question, and the answer is a copy of the whole output. With `rollout.question_v
 sandbox defines `question` and the search is `search_pages(question)`: nothing to copy into code.
 "Which X is married to Y?" questions, whose answer is the page itself, print `pages[0]["title"]`. Where no cue isolates the answer the
 cell prints the whole section. The reference set in `../shared/data/seed-sft` shows the free-form
-version.
+version. With `sft.recovery_share` > 0 a share of the questions gets a back-tracking episode
+instead (a first cell that misses, then this one; `scripted_recovery.py`).
 """
 
 from __future__ import annotations
@@ -92,6 +93,47 @@ class ExpertEpisode:
     messages: list[dict[str, str]]
     kept: bool
     reason: str
+    recovery: str | None = None  # the kind of miss of a back-tracking episode (scripted_recovery.py)
+
+
+def episode_messages(
+    question: Question, cells: list[str], results: list[ExecResult], max_turns: int, prompt_style: str,
+    question_variable: bool,
+) -> list[dict[str, str]]:
+    """The chat messages of an expert episode: each cell and its output, the final-turn message
+    where a rollout sends it (before the last assistant turn), then the gold answer."""
+    if len(cells) + 1 > max_turns:
+        raise ValueError(f"{len(cells)} cells and an answer need max_turns >= {len(cells) + 1}, got {max_turns}")
+    messages = initial_messages(question.question, max_turns, prompt_style, question_variable)
+    for index, (cell, result) in enumerate(zip(cells, results)):
+        messages.append({"role": "assistant", "content": f"<python>\n{cell}\n</python>"})
+        messages.append({"role": "user", "content": observation_text(result)})
+        if index + 1 == max_turns - 1:
+            messages.append({"role": "user", "content": final_turn_text()})
+    messages.append({"role": "assistant", "content": f"<answer>{question.answer}</answer>"})
+    return messages
+
+
+async def run_cells(
+    question: Question, executor: CodeExecutor, episode_id: str, cells: list[str], question_variable: bool,
+) -> list[ExecResult]:
+    """Runs `cells` in one sandbox session (after the `question` setup cell where asked); a setup
+    failure or a failed cell ends the episode: later cells get that error."""
+    results: list[ExecResult] = []
+    await executor.open(episode_id)
+    try:
+        if question_variable:
+            await define_question(executor, episode_id, question.question)
+        for cell in cells:
+            result = await executor.run(episode_id, cell)
+            results.append(result)
+            if result.status is not ExecStatus.OK:
+                break
+    except RuntimeError as err:  # the setup cell failed: this episode is dropped, not the batch
+        results.append(ExecResult(error=str(err), status=ExecStatus.ERROR))
+    finally:
+        await executor.close(episode_id)
+    return results + [results[-1]] * (len(cells) - len(results))
 
 
 async def run_expert_episode(
@@ -101,23 +143,9 @@ async def run_expert_episode(
     """One expert episode through the sandbox; `kept` when the output shows the gold answer.
     `title`/`section_text` (the gold page's title and section, read host-side) let the expert
     write the extracting cell."""
-    episode_id = f"expert-{question.id}"
     cell = expert_cell(question, section_text, title is not None and title == question.answer, question_variable)
-    await executor.open(episode_id)
-    try:
-        if question_variable:
-            await define_question(executor, episode_id, question.question)
-        result = await executor.run(episode_id, cell)
-    except RuntimeError as err:  # the setup cell failed: this episode is dropped, not the batch
-        result = ExecResult(error=str(err), status=ExecStatus.ERROR)
-    finally:
-        await executor.close(episode_id)
-    messages = initial_messages(question.question, max_turns, prompt_style, question_variable)
-    messages.append({"role": "assistant", "content": f"<python>\n{cell}\n</python>"})
-    messages.append({"role": "user", "content": observation_text(result)})
-    if max_turns == 2:
-        messages.append({"role": "user", "content": final_turn_text()})
-    messages.append({"role": "assistant", "content": f"<answer>{question.answer}</answer>"})
+    (result,) = await run_cells(question, executor, f"expert-{question.id}", [cell], question_variable)
+    messages = episode_messages(question, [cell], [result], max_turns, prompt_style, question_variable)
     if result.status is not ExecStatus.OK:
         return ExpertEpisode(question, messages, False, f"cell {result.status.value}: {result.error}")
     if question.answer.lower() not in result.stdout.lower():
@@ -127,10 +155,19 @@ async def run_expert_episode(
 
 async def generate_expert_trajectories(
     questions: Iterable[Question], executor: CodeExecutor, max_turns: int = 2, concurrency: int = 8, progress=None,
-    prompt_style: str = "reference", corpus=None, question_variable: bool = False,
+    prompt_style: str = "reference", corpus=None, question_variable: bool = False, recovery_share: float = 0.0,
 ) -> list[ExpertEpisode]:
     """Runs the expert on every question (bounded concurrency); returns all episodes in order.
-    `corpus` (a `CorpusService`) gives the expert its privileged view of the gold page."""
+    `corpus` (a `CorpusService`) gives the expert its privileged view of the gold page.
+    `recovery_share` (0..1, needs `corpus` and `max_turns >= 3`): the share of questions, chosen by
+    a stable hash of their id, answered by a back-tracking episode (see `scripted_recovery.py`)."""
+    from rlsys.scripted_recovery import chosen_for_recovery, run_recovery_episode
+
+    if not 0.0 <= recovery_share <= 1.0:
+        raise ValueError(f"recovery_share must be in [0, 1], got {recovery_share}")
+    if recovery_share > 0 and (corpus is None or max_turns < 3):
+        raise ValueError("recovery episodes (recovery_share > 0) need the corpus service and max_turns >= 3 "
+                         f"(two cells and an answer); got max_turns={max_turns}, corpus={corpus is not None}")
     questions = list(questions)
     gate = asyncio.Semaphore(concurrency)
 
@@ -141,8 +178,13 @@ async def generate_expert_trajectories(
                 page = corpus.read_section(f"{q.page_id}:full")
                 title = page.split("\n", 1)[0].lstrip("#").strip() if page.startswith("#") else None
                 section_text = corpus.read_section(q.section_id)
-            episode = await run_expert_episode(q, executor, max_turns, prompt_style, title, section_text,
-                                               question_variable)
+            episode = None
+            if title is not None and chosen_for_recovery(q.id, recovery_share):
+                episode = await run_recovery_episode(q, executor, corpus, title, section_text, max_turns,
+                                                     prompt_style, question_variable)
+            if episode is None:  # not chosen, or no first cell of either kind missed
+                episode = await run_expert_episode(q, executor, max_turns, prompt_style, title, section_text,
+                                                   question_variable)
         if progress is not None:
             progress()
         return episode
@@ -161,7 +203,8 @@ def write_reference_format(episodes: Iterable[ExpertEpisode], out_dir: str | Pat
             continue
         name = f"traj_{count:04d}.json"
         (out / name).write_text(json.dumps({"messages": episode.messages}, ensure_ascii=False, indent=1))
-        manifest.append({"file": name, "question": episode.question.question, "answer": episode.question.answer})
+        manifest.append({"file": name, "question": episode.question.question, "answer": episode.question.answer,
+                         "recovery": episode.recovery})
         count += 1
     (out / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=1))
     return count

@@ -12,6 +12,7 @@ from statistics import mean
 from typing import Any
 
 from rlsys.corpus.types import Question
+from rlsys.judge.search_recovery import recovery_metrics
 from rlsys.judge.types import Category, Verdict
 from rlsys.rollout.types import EndReason, Trajectory
 
@@ -55,6 +56,7 @@ def step_summary(outcomes: list[GroupOutcome], learn: dict[str, Any], trained_at
         "mean_tool_calls": mean(sum(x.result.tool_calls for x in t.turns if x.result) for t in trajectories)
         if trajectories else 0.0,
     }
+    summary.update(recovery_metrics(pairs))  # search_misses / _recoveries / _recovery_rate / _no_retry
     for key, value in learn.items():
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             summary[f"learner_{key}"] = value

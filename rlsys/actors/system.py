@@ -28,7 +28,7 @@ from ray.exceptions import GetTimeoutError, RayActorError, RayTaskError
 from rlsys.actors.placement import PlacementGroups, plan_placement
 from rlsys.config import Config
 from rlsys.corpus.types import Question
-from rlsys.judge.reward import reward
+from rlsys.judge.reward import trajectory_reward
 from rlsys.judge.types import Category, Verdict
 from rlsys.step_results import GroupOutcome
 
@@ -109,7 +109,7 @@ class Flight:
                 log.warning("judge failed on group %s (%s); its episodes are marked judge_error", question.id, err)
                 outcome.verdicts = [Verdict(Category.JUDGE_ERROR, rationale=str(err)[:200]) for _ in outcome.trajectories]
             for traj, verdict in zip(outcome.trajectories, outcome.verdicts):
-                traj.reward = reward(verdict, self.system.cfg.judge)
+                traj.reward = trajectory_reward(traj, verdict, self.system.cfg.judge)
                 if verdict.failed:
                     traj.failure = "judge_error"
             outcomes.append(outcome)

@@ -50,6 +50,11 @@ class JudgeConfig(Section):
     wrong answers earn nothing for approach, so the bonus never pays for a wrong answer."""
     gave_up_penalty: float = Field(0.5, ge=0)
     """`gave_up_penalty` reward: a give-up earns -gave_up_penalty (wrong answers keep -(1 - a/100))."""
+    recovery_bonus: float = Field(0.0, ge=0.0, le=1.0)
+    """Opt-in shaping (any variant): extra reward of a correct answer that a cell printed after an observed
+    miss (an error, an empty search, no output, "not found", a section read without the answer;
+    `rlsys/judge/search_recovery.py`), read from the tool outputs; a lucky guess or a first search that
+    hit earns nothing extra. 0 = off. Misses and recoveries are logged per step either way."""
 
     @field_validator("cross_check", mode="before")
     @classmethod

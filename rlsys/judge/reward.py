@@ -10,6 +10,10 @@ Variants (`judge.reward`), with a = approach/100 clamped to [0, 1]:
 | no answer at all   | `missing_answer_reward` (-0.5)     | as its verdict      | as its verdict             |
 | judge_error        | None (excluded)                    | None                | None                       |
 
+With `recovery_bonus` > 0 (opt-in, off by default), `trajectory_reward` adds it to a correct answer
+that a cell printed after an observed miss (`search_recovery.py`: read from the tool outputs, never
+from the gold alone); wrong answers and lucky first guesses get nothing extra.
+
 `None` means "no reward": the trajectory is dropped from its group's statistics. The default
 cannot be raised without raising accuracy: the approach score (a heuristic a policy can game:
 measured, GRPO raised the approach reward while accuracy halved) only pays on correct answers,
@@ -22,6 +26,7 @@ from collections import Counter
 from typing import Any
 
 from rlsys.judge.config import JudgeConfig
+from rlsys.judge.search_recovery import recovery_bonus
 from rlsys.judge.types import Category, Verdict
 
 
@@ -49,13 +54,23 @@ def reward(verdict: Verdict, cfg: JudgeConfig | None = None, missing: bool | Non
     return -(1.0 - a)
 
 
+def trajectory_reward(traj: Any, verdict: Verdict, cfg: JudgeConfig | None = None,
+                      missing: bool | None = None) -> float | None:
+    """`reward` of the verdict plus the opt-in `recovery_bonus` for a rescued search (None stays None)."""
+    cfg = cfg or JudgeConfig()
+    value = reward(verdict, cfg, missing)
+    if value is None or cfg.recovery_bonus <= 0:
+        return value
+    return value + recovery_bonus(traj, verdict, cfg.recovery_bonus)
+
+
 def apply_verdicts(batch: list[Any], verdicts: list[Verdict], cfg: JudgeConfig | None = None) -> dict[str, float]:
     """Sets `reward` on each trajectory (and `failure = "judge_error"` where the judge failed,
     which excludes it from group statistics); returns counts for metrics."""
     if len(batch) != len(verdicts):
         raise ValueError(f"{len(batch)} trajectories but {len(verdicts)} verdicts")
     for traj, verdict in zip(batch, verdicts):
-        traj.reward = reward(verdict, cfg, missing=getattr(traj, "answer", "") is None)
+        traj.reward = trajectory_reward(traj, verdict, cfg, missing=getattr(traj, "answer", "") is None)
         if verdict.failed:
             traj.failure = "judge_error"
     return verdict_counts(verdicts)

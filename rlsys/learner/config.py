@@ -66,6 +66,10 @@ class SFTConfig(Section):
     """Expert trajectories: `synthetic` (scripted searcher), a directory of reference JSON files, or rlsys JSONL."""
     expert_questions: int = Field(400, ge=1)
     """Training questions the scripted expert answers to make the synthetic SFT set (demo)."""
+    recovery_share: float = Field(0.0, ge=0.0, le=1.0)
+    """Share of the scripted expert's questions (0..1, by a stable hash of the question id) answered by a
+    back-tracking episode: a first cell that misses (vague query or wrong section), then the search that
+    finds it (`rlsys/scripted_recovery.py`); needs `rollout.max_turns >= 3`. 0 = none (real SFT data is never changed)."""
     epochs: int = Field(8, ge=1)
     """Passes over the SFT data."""
     lr: float = Field(1e-5, gt=0)

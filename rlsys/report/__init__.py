@@ -8,9 +8,9 @@ from rlsys.report.eval_files import (
     write_eval,
 )
 from rlsys.report.markdown import ReportError, results_table, write_report
-from rlsys.report.taxonomy import FAILURE_CLASSES, classify_failure
+from rlsys.report.taxonomy import FAILURE_CLASSES, SEARCH_CLASSES, classify_failure, search_class
 
 __all__ = [
     "EvalFileError", "load_eval", "load_evals", "summarise_eval", "write_eval", "ReportError",
-    "results_table", "write_report", "FAILURE_CLASSES", "classify_failure",
+    "results_table", "write_report", "FAILURE_CLASSES", "classify_failure", "SEARCH_CLASSES", "search_class",
 ]

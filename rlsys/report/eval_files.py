@@ -22,11 +22,14 @@ Schema of one eval file (written by `write_eval`, read by `load_eval` and the re
         "mean_reward": 0.21 | null,  # mean `Trajectory.reward` where set
         "taxonomy": {"correct": 41, "interface_misuse": 3, ...},         # counts, every class
         "taxonomy_share": {"correct": 0.43, "interface_misuse": 0.03, ...}  # counts / scored (infra_error: / episodes)
+        "search": {"missed_then_recovered": 5, "missed_never_retried": 9},  # `search_class` counts
+        "search_share": {"missed_then_recovered": 0.05, ...}               # counts / scored
       },
       "extra": {...},             # anything else the writer wanted to keep (may be empty)
       "episodes": [               # one row per episode (may be empty)
         {"episode_id": "...", "question_id": "...", "question": "...", "gold": "...",
          "answer": "..." | null, "category": "correct", "class": "correct",
+         "search": "missed_then_recovered" | "missed_never_retried" | null,
          "turns": 2, "tool_calls": 4, "reward": 0.8 | null}
       ]
     }
@@ -43,7 +46,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from rlsys.judge.types import Verdict
-from rlsys.report.taxonomy import FAILURE_CLASSES, classify_failure
+from rlsys.report.taxonomy import FAILURE_CLASSES, SEARCH_CLASSES, classify_failure, search_class
 from rlsys.rollout.types import Trajectory
 
 SCHEMA_VERSION = 1
@@ -79,6 +82,11 @@ def summarise_eval(trajs: list[Trajectory], verdicts: list[Verdict]) -> dict[str
         return sum(values) / len(values) if values else 0.0
 
     rewards = [t.reward for t, _ in scored if t.reward is not None]
+    searches = {name: 0 for name in SEARCH_CLASSES}
+    for t, v in zip(trajs, verdicts):
+        label = search_class(t, v)
+        if label is not None:
+            searches[label] += 1
     return {
         "episodes": len(trajs),
         "scored": n,
@@ -93,6 +101,8 @@ def summarise_eval(trajs: list[Trajectory], verdicts: list[Verdict]) -> dict[str
         "taxonomy_share": {
             name: _share(count, len(trajs) if name == "infra_error" else n) for name, count in counts.items()
         },
+        "search": searches,
+        "search_share": {name: _share(count, n) for name, count in searches.items()},
     }
 
 
@@ -101,7 +111,7 @@ def episode_rows(trajs: list[Trajectory], verdicts: list[Verdict]) -> list[dict[
         {
             "episode_id": t.episode_id, "question_id": t.question.id, "question": t.question.question,
             "gold": t.question.answer, "answer": t.answer, "category": v.category.value,
-            "class": classify_failure(t, v), "turns": len(t.turns), "tool_calls": _tool_calls(t),
+            "class": classify_failure(t, v), "search": search_class(t, v), "turns": len(t.turns), "tool_calls": _tool_calls(t),
             "reward": t.reward,
         }
         for t, v in zip(trajs, verdicts)

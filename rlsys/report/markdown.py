@@ -26,6 +26,8 @@ TAXONOMY_COLUMNS = (
     ("wrong_answer_never_found", "wrong, never found"),
     ("infra_error", "infra error"),
 )
+# episodes whose search missed (`taxonomy.search_class`), shares of the scored episodes
+SEARCH_COLUMNS = (("missed_then_recovered", "missed, recovered"), ("missed_never_retried", "missed, no retry"))
 
 
 class ReportError(ValueError):
@@ -38,7 +40,8 @@ def _pct(x: float) -> str:
 
 def results_table(records: list[dict[str, Any]]) -> str:
     """The markdown table: one row per eval record, shares of the failure taxonomy as columns."""
-    head = ["model", "n", "accuracy", "answered", "mean turns", "tool calls"] + [t for _, t in TAXONOMY_COLUMNS]
+    head = (["model", "n", "accuracy", "answered", "mean turns", "tool calls"] + [t for _, t in TAXONOMY_COLUMNS]
+            + [t for _, t in SEARCH_COLUMNS])
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * 2 + "---:|" * (len(head) - 2)]
     for rec in records:
         s = rec["summary"]
@@ -48,6 +51,8 @@ def results_table(records: list[dict[str, Any]]) -> str:
             label, str(s.get("scored", "")), _pct(s["accuracy"]), _pct(s["answered_rate"]),
             f"{s['mean_turns']:.2f}", f"{s['mean_tool_calls']:.2f}",
         ] + [_pct(shares.get(key, 0.0)) for key, _ in TAXONOMY_COLUMNS]
+        searches = s.get("search_share")  # eval files written before these columns have none
+        cells += [_pct(searches.get(key, 0.0)) if searches is not None else "n/a" for key, _ in SEARCH_COLUMNS]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

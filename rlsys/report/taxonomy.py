@@ -14,6 +14,15 @@ Labels, checked in this order (the first that applies wins):
 - `wrong_answer_gold_visible`: a wrong answer although the gold answer appeared in what its
   cells printed or in the tool results they received.
 - `wrong_answer_never_found`: a wrong answer and the gold answer never appeared.
+
+Next to these, `search_class` puts an episode whose search missed (see
+`rlsys/judge/search_recovery.py`: an error, an empty search, no output, "not found", a section read
+without the answer) in one of `SEARCH_CLASSES`, counted as extra columns of the report:
+
+- `missed_then_recovered`: a correct answer that a cell printed after the first miss;
+- `missed_never_retried`: no cell ran after the first miss (the episode answered or stopped).
+
+Missed episodes that retried without recovering, and episodes that never missed, have neither.
 """
 
 from __future__ import annotations
@@ -21,6 +30,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from rlsys.judge.search_recovery import search_record
 from rlsys.judge.types import Category, Verdict
 from rlsys.rollout.types import EndReason, Trajectory
 from rlsys.sandbox.types import ExecStatus
@@ -34,6 +44,8 @@ FAILURE_CLASSES = (
     "wrong_answer_never_found",
     "infra_error",
 )
+
+SEARCH_CLASSES = ("missed_then_recovered", "missed_never_retried")
 
 
 def normalise(text: str) -> str:
@@ -96,3 +108,16 @@ def classify_failure(traj: Trajectory, verdict: Verdict) -> str:
     if gold_visible(traj.question.answer, _seen_texts(traj)):
         return "wrong_answer_gold_visible"
     return "wrong_answer_never_found"
+
+
+def search_class(traj: Trajectory, verdict: Verdict) -> str | None:
+    """`missed_then_recovered`, `missed_never_retried` or None (see the module docstring); None for
+    infra and judge errors."""
+    if classify_failure(traj, verdict) == "infra_error":
+        return None
+    record = search_record(traj)
+    if not record.missed:
+        return None
+    if verdict.category is Category.CORRECT and record.recovered:
+        return "missed_then_recovered"
+    return None if record.retried else "missed_never_retried"

@@ -57,3 +57,21 @@ def test_with_the_question_variable_the_cell_searches_with_it():
     env = {"question": q.question}
     out = _run(cell, {"clio_torström:early_life": SECTION}, env, searched)
     assert out == "1917" and searched == [q.question]
+
+
+def test_vague_query_drops_names_and_numbers():
+    from rlsys.scripted_recovery import vague_query
+
+    assert vague_query("What is the birth year of the sculptor Ulric Caskley?") == "What is the birth year of the sculptor"
+    assert vague_query("Who founded Zorblat Harbor in 1702?") == "Who founded in"
+    assert vague_query("what is it?") is None
+
+
+def test_the_share_is_a_stable_hash_of_the_id():
+    from rlsys.scripted_recovery import chosen_for_recovery
+
+    ids = [f"q-{i}" for i in range(2000)]
+    chosen = [i for i in ids if chosen_for_recovery(i, 0.25)]
+    assert 0.2 < len(chosen) / len(ids) < 0.3
+    assert chosen == [i for i in ids if chosen_for_recovery(i, 0.25)]
+    assert not any(chosen_for_recovery(i, 0.0) for i in ids) and all(chosen_for_recovery(i, 1.0) for i in ids)

@@ -1,0 +1,1 @@
+"""Inference-time search over whole episodes (`rlsys eval --search best-of-n`)."""

@@ -1,0 +1,29 @@
+"""`rlsys eval --search best-of-n` end to end on the nano model (untrained: the answers do not
+matter): width episodes per question ran and were judged, the pick is in the eval file, and the
+budget counts every episode's generated tokens and sandbox cells."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from rlsys.cli import main as rlsys_main
+
+pytestmark = pytest.mark.slow
+
+ENTITIES = 60  # the pipeline conftest's index (tests/pipeline has no package to import it from)
+
+
+def test_best_of_n_eval_writes_the_pick_and_the_budget(pipeline_artifacts, local_ray, tmp_path):
+    index, model = pipeline_artifacts
+    overrides = [f"corpus.synthetic_entities={ENTITIES}", f"corpus.index_dir={index}", f"model.path={model}",
+                 "rollout.max_turns=2", "rollout.max_new_tokens=24", "rollout.concurrency=4",
+                 "sandbox.containers_per_worker=2", "sandbox.burst_containers=2", f"train.output_dir={tmp_path}"]
+    args = ["eval", "--config", "configs/tiny-cpu.yaml"] + [x for o in overrides for x in ("--set", o)]
+    assert rlsys_main(args + ["--search", "best-of-n", "--width", "3", "--limit", "2", "--run-dir", str(tmp_path)]) == 0
+    record = json.loads((tmp_path / "eval" / "base-best-of-3.json").read_text())
+    budget = record["extra"]["budget"]
+    assert (budget["search"], budget["width"], budget["questions"], budget["scorer"]) == ("best-of-n", 3, 2, "grounded")
+    assert budget["episodes"] == 6 and budget["generated_tokens"] > 0 and budget["sandbox_cells"] >= 0
+    assert record["summary"]["episodes"] == 2 and len(record["episodes"]) == 2
