@@ -116,10 +116,11 @@ class PageRetriever:
             return [self._lance_vector(q) for q in qvecs]
         return [self._by_passage(rows, sc) for rows, sc in self.passage_index.search(qvecs, self.fusion.candidates)]
 
-    def fulltext_channel(self, query: str) -> Ranked:
+    def fulltext_channel(self, query: str, scores: np.ndarray | None = None) -> Ranked:
+        """BM25 pages of `query` (`scores`: its passage BM25 scores, when already computed)."""
         if self.lance_passages is not None:
             return self._lance_fulltext(query)
-        scores = self.bm25.scores(query)
+        scores = self.bm25.scores(query) if scores is None else scores
         top = self._top(scores, self.fusion.candidates, positive=True)
         return self._by_passage(top, scores[top])
 
@@ -160,8 +161,10 @@ class PageRetriever:
         return self._by_passage(*self._rows(table, "_score"))
 
     # -- fusion --------------------------------------------------------------------------------
-    def channels(self, queries: list[str], qvecs: np.ndarray | None, mode: str = "hybrid") -> list[dict[str, Ranked]]:
-        """The channels `mode` uses, per query (`qvecs` may be None for the `fulltext` mode)."""
+    def channels(self, queries: list[str], qvecs: np.ndarray | None, mode: str = "hybrid",
+                 bm25: list[np.ndarray] | None = None) -> list[dict[str, Ranked]]:
+        """The channels `mode` uses, per query (`qvecs` may be None for the `fulltext` mode;
+        `bm25`: the queries' passage BM25 scores, when already computed)."""
         if mode not in MODES:
             raise ValueError(f"unknown search mode {mode!r} (one of {', '.join(MODES)})")
         vec = self.vector_channel(qvecs) if mode in ("hybrid", "vector") else None
@@ -175,21 +178,22 @@ class PageRetriever:
             elif mode == "fulltext":
                 out.append({"fulltext": self.fulltext_channel(query)})
             else:
-                out.append({"fulltext": self.fulltext_channel(query), "vector": vec[n], "title": ttl[n],
-                            "title_exact": self.title_exact_channel(query)})
+                out.append({"fulltext": self.fulltext_channel(query, bm25[n] if bm25 else None), "vector": vec[n],
+                            "title": ttl[n], "title_exact": self.title_exact_channel(query)})
         return out
 
     def search(self, queries: list[str], qvecs: np.ndarray | None, k: int, mode: str) -> list[list[Hit]]:
         """Top-k pages per query (`qvecs` may be None for the `fulltext` mode)."""
         f = self.fusion
         hop = mode == "hybrid" and self.links is not None and f.hop_pages > 0 and k >= f.hop_rank
+        bm25 = [self.bm25.scores(q) for q in queries] if hop and self.lance_passages is None else None
         out = []
-        for query, chans in zip(queries, self.channels(queries, qvecs, mode)):
+        for n, (query, chans) in enumerate(zip(queries, self.channels(queries, qvecs, mode, bm25))):
             weights = f.weights if mode == "hybrid" else {name: 1.0 for name in chans}
             fused = fuse(chans, weights, k + (f.hop_pages if hop else 0),
                          method=f.method if mode == "hybrid" else "score", rrf_k=f.rrf_k)
             if hop:
-                fused = rank_in(fused, self.links, self.bm25.scores(query), sources=f.hop_sources,
+                fused = rank_in(fused, self.links, bm25[n] if bm25 else self.bm25.scores(query), sources=f.hop_sources,
                                 pages=f.hop_pages, rank=f.hop_rank, k=k)
             out.append([Hit(page, score, passage) for page, score, passage in fused])
         return out
