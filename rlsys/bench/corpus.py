@@ -10,7 +10,8 @@ with `--questions` (gold page by id or title; questions whose page is absent are
 - `search_p50_ms`/`search_p99_ms`: one `search_pages` call at a time on distinct queries with an
   empty query-embedding cache (the honest cost, embedding included); `search_cached_p50_ms` is the
   same queries again (rollouts of one question repeat searches), `retrieval_p50_ms` excludes the
-  embedding, `embed_p50_ms` is the embedding alone;
+  embedding, `embed_p50_ms` is the embedding alone (`embed_vs_torch_p50_ms`: the embedder's
+  runtime, ONNX where installed, and the PyTorch forward pass side by side on 100 queries);
 - `batched_qps`: distinct queries through `search_pages_batch` in batches of `--batch` (what the
   `CorpusActor` does with concurrent callers);
 - `actor_under_load`: one `CorpusActor` (Ray) with `--actor-callers` concurrent callers, each
@@ -158,6 +159,12 @@ def run(args: argparse.Namespace) -> dict:
     cached = _timed(svc.search_pages, latency_q)                 # same queries: embedding cached
     embedder.clear_cache()
     embed = _timed(lambda q: embedder.encode_queries([q]), latency_q)
+    from rlsys.corpus.embedder import Embedder
+
+    torch_embedder = Embedder(runtime="torch", cache_size=0)  # the baseline: the PyTorch forward pass
+    torch_embedder.encode_queries(["warm-up query"])
+    embed_torch = _timed(lambda q: torch_embedder.encode_queries([q]), latency_q[:100])
+    embed_runtime_q = _timed(lambda q: embedder._forward([q]), latency_q[:100])
     qvecs = embedder.encode_queries(latency_q)
     retrieval = _timed(lambda i: svc.retriever.search([latency_q[i]], qvecs[i : i + 1], svc.top_k, "hybrid"),
                        range(len(latency_q)))
@@ -221,6 +228,8 @@ def run(args: argparse.Namespace) -> dict:
         "search_cached_p50_ms": _pct(cached, 50),
         "search_cached_p99_ms": _pct(cached, 99),
         "embed_p50_ms": _pct(embed, 50),
+        "embed_runtime": embedder.runtime,
+        "embed_vs_torch_p50_ms": {embedder.runtime: _pct(embed_runtime_q, 50), "torch": _pct(embed_torch, 50)},
         "retrieval_p50_ms": _pct(retrieval, 50),
         "retrieval_p99_ms": _pct(retrieval, 99),
         "batched_qps": round(batched_qps, 1),
