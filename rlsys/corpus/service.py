@@ -33,7 +33,8 @@ import numpy as np
 from rlsys.corpus import tool_calls
 from rlsys.corpus.index import DB_DIR, check_manifest, read_manifest, source_key
 from rlsys.corpus.page import Page, first_paragraph
-from rlsys.corpus.retrieval import MODES, Fusion, PageRetriever
+from rlsys.corpus.retrieval import MODES, Fusion, PageRetriever, title_aliases
+from rlsys.corpus.second_hop import LinkGraph
 
 if TYPE_CHECKING:
     from rlsys.corpus.config import CorpusConfig
@@ -84,20 +85,25 @@ class CorpusService:
         db = lancedb.connect(str(index_dir / DB_DIR))
         page_tbl = db.open_table("pages").to_arrow()
         passage_lance = db.open_table("passages")
-        passage_tbl = passage_lance.to_arrow().select(["passage_id", "page_id", "text", "vector"])
+        passage_tbl = passage_lance.to_arrow().select(["passage_id", "page_id", "section_name", "text", "vector"])
         dim = int(manifest["dim"])
         pages = [Page(id=i, title=t, content=c) for i, t, c in zip(
             page_tbl.column("page_id").to_pylist(), page_tbl.column("title").to_pylist(),
             page_tbl.column("content").to_pylist())]
         index_of = {p.id: n for n, p in enumerate(pages)}
         title_vectors = _matrix(page_tbl.column("title_vector"), dim)
+        passage_texts = passage_tbl.column("text").to_pylist()
         passage_page = np.asarray([index_of[p] for p in passage_tbl.column("page_id").to_pylist()], dtype=np.int64)
         retriever = PageRetriever(
             page_titles=[p.title for p in pages], title_vectors=title_vectors, passage_page=passage_page,
             passage_ids=passage_tbl.column("passage_id").to_pylist(),
-            passage_texts=passage_tbl.column("text").to_pylist(),
+            passage_texts=passage_texts,
             passage_vectors=_matrix(passage_tbl.column("vector"), dim), fusion=fusion or Fusion(),
-            lance_passages=passage_lance if backend == "lancedb" else None)
+            lance_passages=passage_lance if backend == "lancedb" else None,
+            page_aliases=[title_aliases(p.title, _heading(p.content)) for p in pages],
+            passage_sections=passage_tbl.column("section_name").to_pylist(),
+            links=LinkGraph([p.id for p in pages], [p.title for p in pages], [p.content for p in pages],
+                            passage_page, passage_texts) if (fusion or Fusion()).hop_pages > 0 else None)
         if backend not in ("memory", "lancedb"):
             raise ValueError(f"unknown corpus backend {backend!r} (memory or lancedb)")
         log.info("opened corpus index %s: %d pages, %d passages (%s backend)", index_dir, len(pages),
@@ -112,12 +118,17 @@ class CorpusService:
 
         if build:
             ensure_index(cfg)
-        fusion = Fusion(candidates=cfg.candidates, rrf_k=cfg.rrf_k, vector_probe=cfg.vector_probe, vector_weight=cfg.vector_weight,
+        from rlsys.corpus.embedder import shared_embedder
+
+        fusion = Fusion(method=cfg.fusion, candidates=cfg.candidates, rrf_k=cfg.rrf_k, vector_probe=cfg.vector_probe,
+                        vector_exact_below=cfg.vector_exact_below, title_idf_full=cfg.title_idf_full, vector_weight=cfg.vector_weight,
                         fulltext_weight=cfg.fulltext_weight, title_weight=cfg.title_weight,
-                        title_vector_weight=cfg.title_vector_weight)
+                        title_vector_weight=cfg.title_vector_weight, hop_pages=cfg.hop_pages,
+                        hop_sources=cfg.hop_sources, hop_rank=cfg.hop_rank)
+        embedder = shared_embedder(cfg.embedding_model, cache_size=cfg.query_cache_size, runtime=cfg.embedding_runtime)
         return cls.open(cfg.index_dir, embedding_model=cfg.embedding_model, source=source_key(cfg),
                         search_mode=cfg.search_mode, top_k=cfg.top_k, snippet_chars=cfg.snippet_chars,
-                        backend=cfg.backend, fusion=fusion)
+                        backend=cfg.backend, fusion=fusion, embedder=embedder)
 
     # -- lookups ---------------------------------------------------------------------------------
     def has_page(self, page_id: str) -> bool:
@@ -177,6 +188,12 @@ class CorpusService:
     def call_tool(self, name: str, args: dict[str, Any]) -> Any:
         """The sandbox's `ToolFn`: runs one tool; bad input gives an `Error: …` string, never an exception."""
         return tool_calls.dispatch(self, name, args)
+
+
+def _heading(content: str) -> str | None:
+    """The page's `# Title` line, if its first non-blank line is one."""
+    first = content.lstrip().split("\n", 1)[0]
+    return (first[2:].strip() or None) if first.startswith("# ") else None
 
 
 def _matrix(column, dim: int) -> np.ndarray:

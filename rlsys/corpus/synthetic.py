@@ -243,13 +243,21 @@ def _questions(entities: list[Entity], seed: int) -> list[Question]:
     return out
 
 
-def generate_synthetic(n_entities: int, seed: int = 0) -> tuple[list[Page], list[Question]]:
-    """`n_entities` fictional pages (one per entity) and their questions; same input, same output."""
+def synthetic_entities(n_entities: int, seed: int = 0) -> list[Entity]:
+    """The entities (names and facts) behind `generate_synthetic(n_entities, seed)`."""
     if n_entities < 1:
         raise ValueError(f"n_entities must be at least 1 (got {n_entities})")
     rng = random.Random(seed)
     entities = _make_entities(n_entities, rng)
     _assign_facts(entities, rng)
+    return entities
+
+
+def generate_synthetic(n_entities: int, seed: int = 0) -> tuple[list[Page], list[Question]]:
+    """`n_entities` fictional pages (one per entity) and their questions; same input, same output."""
+    if n_entities < 1:
+        raise ValueError(f"n_entities must be at least 1 (got {n_entities})")
+    entities = synthetic_entities(n_entities, seed)
     ctx = render.Context.build(entities)
     pages = [render.render_page(e, ctx, random.Random(f"{seed}:p:{e.index}")) for e in entities]
     return pages, _questions(entities, seed)

@@ -97,3 +97,13 @@ def test_questions_source_for():
     assert questions_source_for("synthetic") == "synthetic"
     assert questions_source_for("hf:willcb/rare-wiki-pages") == "hf:willcb/wiki-trivia-questions-v4"
     assert questions_source_for("synthetic", "/q.jsonl") == "/q.jsonl"
+
+
+def test_user_ids_are_kept_and_title_entities_decoded(tmp_path):
+    rows = [{"id": "Page-7", "title": "AT&amp;T", "content": "# AT&T\n\ntext\n"},
+            {"id": 0, "title": "Zero", "content": "# Zero\n\nnone\n"},
+            {"title": "Command &amp; Conquer", "content": "# Command & Conquer\n\ngame\n"}]
+    (tmp_path / "p.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    pages = load_pages(str(tmp_path / "p.jsonl"))
+    assert [p.id for p in pages] == ["Page-7", "0", "command_&_conquer"]  # as given / the dataset's rule
+    assert [p.title for p in pages] == ["AT&T", "Zero", "Command & Conquer"]

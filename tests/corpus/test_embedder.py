@@ -1,0 +1,64 @@
+"""The ONNX export of the embedding model agrees with PyTorch; the query cache is the configured size."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from rlsys.corpus.embedder import Embedder
+from rlsys.corpus.onnx_encoder import onnx_available
+
+SAMPLE = [
+    "Who founded Zanness?",
+    "In what year was the novel The Glass Orchard first published by Caskdovic Porcelain Group?",
+    "Which river flows through the birthplace of Clio Torström?",
+    "What controversy involved the Fallout 76 Power Armor edition's physical item?",
+    "AT&T",
+    "13 Hours: The Secret Soldiers of Benghazi " * 12,  # long: truncated identically
+]
+
+
+@pytest.fixture(scope="module")
+def pair():
+    if not onnx_available():
+        pytest.fail("onnx and onnxruntime are project dependencies (pyproject.toml) and must be installed")
+    return Embedder(runtime="torch", cache_size=0), Embedder(runtime="onnx", cache_size=0)
+
+
+def test_onnx_vectors_agree_with_torch(pair):
+    torch_e, onnx_e = pair
+    assert torch_e.runtime == "torch" and onnx_e.runtime == "onnx"
+    a = torch_e.encode(SAMPLE)
+    b = onnx_e.encode(SAMPLE)                           # padded batches
+    single = np.stack([onnx_e.encode_queries([q])[0] for q in SAMPLE])
+    assert float((a * b).sum(1).min()) >= 0.99
+    assert float((a * single).sum(1).min()) >= 0.99
+    assert np.allclose(np.linalg.norm(b, axis=1), 1.0, atol=1e-4)
+
+
+def test_onnx_recall_matches_torch_on_real_pages(pair, real_service, real_golds):
+    from rlsys.corpus.evaluation import recall_per_mode
+    from rlsys.corpus.service import CorpusService
+
+    torch_e, onnx_e = pair
+    out = {}
+    for emb in pair:
+        svc = CorpusService.open(real_service.index_dir, embedder=emb)
+        out[emb.runtime] = recall_per_mode(svc, real_golds, ks=(1, 5), modes=("hybrid", "vector"))
+    for mode in ("hybrid", "vector"):
+        for k in (1, 5):
+            assert abs(out["onnx"][mode][k] - out["torch"][mode][k]) <= 0.005, out
+
+
+def test_query_cache_size_comes_from_the_config(corpus_cfg):
+    from rlsys.corpus.service import CorpusService
+
+    svc = CorpusService.from_config(corpus_cfg.model_copy(update={"query_cache_size": 3}), build=False)
+    svc.embedder.clear_cache()
+    svc.search_pages_batch([f"query number {i}" for i in range(5)])
+    assert svc.embedder.cache_size == 3 and svc.embedder.cache_len() == 3
+    svc = CorpusService.from_config(corpus_cfg.model_copy(update={"query_cache_size": 0}), build=False)
+    svc.search_pages("another query")
+    assert svc.embedder.cache_len() == 0
+    CorpusService.from_config(corpus_cfg, build=False)  # back to the default for the other tests
+    assert svc.embedder.cache_size == corpus_cfg.query_cache_size
