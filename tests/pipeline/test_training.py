@@ -11,6 +11,7 @@ import time
 
 import pytest
 
+from rlsys.learner.checkpoint import verify_checkpoint
 from rlsys.metrics import read_metrics
 
 pytestmark = pytest.mark.slow
@@ -33,7 +34,7 @@ def sft_adapter(pipeline_artifacts, make_config, tmp_path_factory):
 
 
 def _controller(cfg, run_dir, **kw):
-    from rlsys.train import Controller
+    from rlsys.controller.loop import Controller
 
     controller = Controller(cfg, run_dir, **kw)
     controller.setup()
@@ -43,16 +44,18 @@ def _controller(cfg, run_dir, **kw):
 def test_async_pipeline_bounds_staleness_and_survives_a_killed_sandbox_worker(make_config, sft_adapter, local_ray, tmp_path):
     import ray
 
+    from rlsys.controller.flight import launch_groups
+
     run = tmp_path / "run"
     cfg = make_config(run, "train.steps=3", "train.max_staleness=1", "sandbox.workers=2",
                           "learner.lr=5e-3")
     controller = _controller(cfg, run, init_adapter=str(sft_adapter))
     try:
         # kill one sandbox worker while the first step's episodes are running
-        flight = controller.system.launch_groups(controller.train_questions[:2], seed=1)
+        flight = launch_groups(controller.system, controller.weights, controller.train_questions[:2], seed=1)
         time.sleep(2.0)
         ray.kill(controller.system.sandbox[0], no_restart=False)
-        outcomes = flight.collect()
+        outcomes = flight.collect(timeout_s=600)
         assert all(o.failure is None for o in outcomes)  # groups complete; lost episodes are infra errors
         controller.run()
     finally:
@@ -61,7 +64,7 @@ def test_async_pipeline_bounds_staleness_and_survives_a_killed_sandbox_worker(ma
     assert [r["step"] for r in rl] == [1, 2, 3]
     assert all(r["staleness_max"] <= 1 for r in rl)
     assert all(r["learner_excluded_stale"] == 0 for r in rl)
-    assert (run / "checkpoints" / "step_000003" / "controller.json").is_file()
+    assert verify_checkpoint(run / "checkpoints" / "step-000003")
 
 
 def test_resume_continues_step_count_without_duplicates(make_config, local_ray, tmp_path):
@@ -84,5 +87,9 @@ def test_resume_continues_step_count_without_duplicates(make_config, local_ray, 
         controller.close()
     steps = [r["step"] for r in read_metrics(run, stage="rl")]
     assert steps == [1, 2, 3, 4]
-    state = json.loads((run / "checkpoints" / "step_000004" / "controller.json").read_text())
+    # the controller's state is inside the checksummed checkpoint (state.json is in the manifest)
+    final = run / "checkpoints" / "step-000004"
+    assert verify_checkpoint(final)
+    assert "state.json" in json.loads((final / "manifest.json").read_text())["files"]
+    state = json.loads((final / "state.json").read_text())["data_state"]
     assert state["step"] == 4 and state["sampler_cursor"] == 4 * cfg.train.questions_per_step
