@@ -48,6 +48,8 @@ class Controller:
         self.test_questions: list[Question] = []
         self.sampler: QuestionSampler | None = None
         self.inflight: deque = deque()  # (step, questions, flight) launched, not yet collected
+        self._checkpointed: Path | None = None
+        self._checkpointed_step = -1
 
     # ---- setup ---------------------------------------------------------------------------
 
@@ -206,11 +208,15 @@ class Controller:
         """Learner + controller state in one verified checkpoint (`checkpoints.py`)."""
         from rlsys.controller import checkpoints
 
+        if self._checkpointed is not None and self._checkpointed_step == self.step:
+            return self._checkpointed  # this step's checkpoint is written already
         # questions of the steps launched ahead of the learner are handed out again after a resume
         ahead = sum(len(questions) for _, questions, _ in self.inflight)
         state = {"step": self.step, "sampler_cursor": self.sampler.cursor - ahead, "policy_version": self.weights.version}
-        return checkpoints.save(self.system, self.run_dir, self.step, state, self.cfg.model_dump(mode="json"),
-                                self.cfg.train.learn_timeout_s)
+        self._checkpointed = checkpoints.save(self.system, self.run_dir, self.step, state,
+                                              self.cfg.model_dump(mode="json"), self.cfg.train.learn_timeout_s)
+        self._checkpointed_step = self.step
+        return self._checkpointed
 
     def close(self) -> None:
         if self.metrics is not None:
