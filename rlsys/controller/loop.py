@@ -226,11 +226,13 @@ class Controller:
 
 
 def check_collocated_memory(cfg: Config) -> None:
-    """Prints the one-GPU memory plan (generate / judge / learn) and refuses to start when a
-    phase cannot fit, naming what to change."""
+    """Prints the one-GPU memory plan (generate / judge / learn), refuses to start when a phase
+    cannot fit (naming the keys to change), and sets what the plan decides on `cfg`
+    (`rlsys.memory_plan.settings`: rollout concurrency, the judge engine's share)."""
     import torch
 
     from rlsys.memory_plan import plan_memory
+    from rlsys.memory_plan.settings import apply_settings, engine_settings
 
     if not torch.cuda.is_available():
         raise RuntimeError("train.mode=collocated shares one CUDA GPU between all actors, and none is visible; "
@@ -240,3 +242,9 @@ def check_collocated_memory(cfg: Config) -> None:
     plan = plan_memory(cfg, gpu_gb)
     print(plan.render())
     plan.check()
+    settings = engine_settings(plan, cfg)
+    for change in apply_settings(cfg, settings):
+        log.info("memory plan: %s", change)
+    log.info("memory plan: rollout engine gpu_memory_utilization %.3f (KV %.2f GiB), max_loras %d at rank %d",
+             settings.rollout_gpu_memory_utilization, settings.rollout_kv_cache_bytes / 2**30, settings.max_loras,
+             settings.max_lora_rank)
