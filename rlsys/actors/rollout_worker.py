@@ -169,6 +169,10 @@ class RolloutWorker:
     def ready(self) -> bool:
         return True
 
+    def process_id(self) -> int:
+        """The actor process's pid (tells a restarted instance from the old one)."""
+        return os.getpid()
+
     async def shutdown(self) -> None:
         if self._local_pool is not None:
             await self._local_pool.shutdown()
