@@ -55,7 +55,7 @@ class RolloutWorker:
             self.cfg.model, self.cfg.rollout, lora_settings(lora.r, lora.alpha, lora.target_modules),
             max_staleness=self.cfg.train.max_staleness,
         )
-        self.engine.policy_version = NO_ADAPTER  # nothing loaded yet: the base model
+        self._adapter_version = NO_ADAPTER  # nothing loaded yet: the base model
         self.asleep = False
         self._deferred: tuple[int, Any, dict[str, Any] | None] | None = None  # adapter pushed while asleep
         self._adapter_lock: asyncio.Lock | None = None
@@ -96,6 +96,7 @@ class RolloutWorker:
                 if self.policy_version() < version:
                     log.info("adapter v%d loaded before the first episode (held v%d)", version, self.policy_version())
                     await self.engine.load_adapter(version, tensors, None)
+                    self._adapter_version = version
         executor = await self._ensure_executor()
         return await run_group(
             question, k or self.cfg.rollout.group_size, self.engine, self.tokenizer, executor, self.cfg.rollout,
@@ -121,13 +122,14 @@ class RolloutWorker:
                 self._deferred = (version, tensors, config)
             else:
                 await self.engine.load_adapter(version, tensors, config)
+                self._adapter_version = version
         return version
 
     def policy_version(self) -> int:
         """The adapter version this worker generates with (once awake); -1: none, the base model."""
         if self._deferred is not None:
             return self._deferred[0]
-        return int(self.engine.policy_version)
+        return self._adapter_version
 
     def engine_version(self) -> int:
         """The version the engine itself holds right now (differs while an adapter waits for wake)."""
@@ -151,6 +153,7 @@ class RolloutWorker:
             if self._deferred is not None:
                 version, tensors, config = self._deferred
                 await self.engine.load_adapter(version, tensors, config)
+                self._adapter_version = version
                 self._deferred = None
         return self.phase_state()
 
