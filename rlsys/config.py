@@ -55,6 +55,16 @@ class TrainConfig(Section):
     """Ray address to join (`auto` for a running cluster); None starts a local instance."""
     wandb_project: str | None = None
     """Log metrics to this Weights & Biases project as well (needs the `wandb` extra)."""
+    phase_schedule: Literal["auto", "overlap", "sequential"] = "auto"
+    """`overlap`: generation, judging and learning overlap (up to `max_staleness` steps ahead); `sequential`: generate -> judge -> learn with barriers, each engine awake only in its phase; `auto`: sequential in collocated mode, else overlap."""
+    setup_timeout_s: float = Field(1800.0, ge=1.0, le=86400.0)
+    """Seconds the controller waits for actors to start (index and model loads, engine start) or a checkpoint to load."""
+    collect_timeout_s: float = Field(3600.0, ge=1.0, le=86400.0)
+    """Seconds one step's rollout groups (and their judging) may take; groups not done by then are dropped as infra errors."""
+    learn_timeout_s: float = Field(3600.0, ge=1.0, le=86400.0)
+    """Seconds the controller waits for one learner step or checkpoint write."""
+    push_timeout_s: float = Field(600.0, ge=1.0, le=86400.0)
+    """Seconds the controller waits for an adapter export, a weight push, a sleep or a wake."""
 
 
 class Config(Section):

@@ -141,7 +141,7 @@ def run_demo(cfg: Config, cfg_path: str | None, overrides: list[str], run_dir: P
     try:
         controller.setup(push=False)
         base = controller.evaluate(stage="base", step=0)
-        controller.system.push_adapter()
+        controller.push_adapter()
         sft = controller.evaluate(stage="sft", step=0)
         controller.run()
         final = controller.evaluate(stage="rl", step=controller.step)

@@ -22,7 +22,7 @@ class GroupOutcome:
     question: Question
     trajectories: list[Trajectory] = field(default_factory=list)
     verdicts: list[Verdict] = field(default_factory=list)
-    failure: str | None = None  # "rollout_worker_lost" / "judge_lost": the whole group is dropped
+    failure: str | None = None  # "rollout_worker_lost" / "rollout_error" / "rollout_timeout": the group is dropped
 
 
 def _usable(outcomes: list[GroupOutcome]) -> list[tuple[Trajectory, Verdict]]:
@@ -51,6 +51,9 @@ def step_summary(outcomes: list[GroupOutcome], learn: dict[str, Any], trained_at
         "excluded_judge": sum(t.failure == "judge_error" for t in trajectories),
         "groups_lost": sum(o.failure is not None for o in outcomes),
         "staleness_max": max(staleness, default=0),
+        "policy_version": trained_at_version,
+        "rollout_version_min": min((t.policy_version for t in trajectories), default=trained_at_version),
+        "rollout_version_max": max((t.policy_version for t in trajectories), default=trained_at_version),
         "mean_turns": mean(len(t.turns) for t in trajectories) if trajectories else 0.0,
         "mean_tokens": mean(len(t.token_ids) for t in trajectories) if trajectories else 0.0,
         "mean_tool_calls": mean(sum(x.result.tool_calls for x in t.turns if x.result) for t in trajectories)

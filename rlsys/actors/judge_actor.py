@@ -46,10 +46,13 @@ class JudgeActor:
             torch.set_num_threads(1)
             engine, tokenizer = build_judge_engine(self.cfg)
         self.engine = engine
+        self.asleep = False
         self.judge = build_judge(self.cfg.judge, engine, tokenizer)
         self.counts: Counter[str] = Counter()
 
     async def score(self, batch: list[Trajectory]) -> list[Verdict]:
+        if self.asleep:
+            raise RuntimeError("judge engine asleep: no judging outside the judge phase")
         verdicts = await self.judge.score(batch)
         self.counts.update(verdict_counts(verdicts))
         return verdicts
@@ -62,14 +65,21 @@ class JudgeActor:
                 out[key if "/" in key else f"judge/{key}"] = float(value)
         return out
 
-    async def sleep(self) -> None:
-        """Frees the judge engine's accelerator memory (collocated mode); no-op without an engine."""
-        if self.engine is not None:
+    async def sleep(self) -> dict[str, Any]:
+        """Frees the judge engine's accelerator memory (sequential phases); no-op without an engine."""
+        if self.engine is not None and not self.asleep:
             await self.engine.sleep()
+            self.asleep = True
+        return self.phase_state()
 
-    async def wake(self) -> None:
-        if self.engine is not None:
+    async def wake(self) -> dict[str, Any]:
+        if self.engine is not None and self.asleep:
             await self.engine.wake()
+            self.asleep = False
+        return self.phase_state()
+
+    def phase_state(self) -> dict[str, Any]:
+        return {"asleep": self.asleep, "engine": self.engine is not None}
 
     def ready(self) -> bool:
         return True

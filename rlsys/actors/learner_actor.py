@@ -73,8 +73,19 @@ class LearnerActor:
     def save_adapter(self, out_dir: str) -> str:
         return str(self._ready().save_adapter(out_dir))
 
-    def save_checkpoint(self, root: str, data_state: dict | None = None, config: dict | None = None) -> str:
-        return str(self._ready().save_checkpoint(root, data_state, config))
+    def save_checkpoint(self, root: str, data_state: dict | None = None, config: dict | None = None,
+                        step: int | None = None) -> str:
+        return str(self._ready().save_checkpoint(root, data_state, config, step))
+
+    def release_memory(self) -> None:
+        """Hands cached accelerator memory back (collocated phases: before the engines wake)."""
+        import gc
+
+        import torch
+
+        gc.collect()
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
 
     def load_checkpoint(self, path: str) -> dict[str, Any]:
         state = self._ready().load_checkpoint(Path(path))

@@ -3,6 +3,13 @@
     worker = RolloutWorker.remote(cfg.model_dump(), sandbox_workers)
     trajectories = ray.get(worker.generate_group.remote(question, k=24, seed=step))
     ray.get(worker.load_adapter.remote(version, tensors))
+    ray.get(worker.sleep.remote()); ray.get(worker.wake.remote())   # collocated phases
+
+Policy versions (`rlsys.controller.weight_sync`): a fresh or restarted worker holds no adapter
+(version -1) and generates from the base model; `generate_group(..., adapter=(v, [ref]))` loads
+adapter v first when the worker holds an older one, so no group starts on a missing adapter.
+Asleep (the sequential phase schedule), the worker refuses to generate, and an adapter pushed
+meanwhile is kept and installed at `wake()` (an engine must be awake to take an adapter).
 
 Episodes of every group in flight share one engine (HF batches them; vLLM schedules them) and
 at most `rollout.concurrency` run at once. Code runs on the given `SandboxWorker` handles
@@ -13,6 +20,7 @@ with none given, on a local `SandboxPool` answering tool calls from a local `Cor
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 from typing import Any
 
@@ -21,6 +29,13 @@ import ray
 from rlsys.config import Config
 from rlsys.corpus.types import Question
 from rlsys.rollout.types import Trajectory
+
+log = logging.getLogger(__name__)
+NO_ADAPTER = -1
+
+
+class EngineAsleep(RuntimeError):
+    """A generation request reached a worker whose engine is asleep (outside its phase)."""
 
 
 @ray.remote(num_cpus=0.5)
@@ -40,6 +55,10 @@ class RolloutWorker:
             self.cfg.model, self.cfg.rollout, lora_settings(lora.r, lora.alpha, lora.target_modules),
             max_staleness=self.cfg.train.max_staleness,
         )
+        self._adapter_version = NO_ADAPTER  # nothing loaded yet: the base model
+        self.asleep = False
+        self._deferred: tuple[int, Any, dict[str, Any] | None] | None = None  # adapter pushed while asleep
+        self._adapter_lock: asyncio.Lock | None = None
         self.executor: Any = None
         if sandbox_workers:
             from rlsys.actors.sandbox_worker import SandboxClient
@@ -61,11 +80,23 @@ class RolloutWorker:
         return self.executor
 
     async def generate_group(
-        self, question: Question, k: int | None = None, seed: int | None = None, temperature: float | None = None
+        self, question: Question, k: int | None = None, seed: int | None = None, temperature: float | None = None,
+        adapter: tuple[int, list[Any]] | None = None,
     ) -> list[Trajectory]:
-        """K episodes of `question`; temperatures from U[min, max] (or all `temperature`)."""
+        """K episodes of `question`; temperatures from U[min, max] (or all `temperature`).
+        `adapter` = (version, [tensors ref]): installed first when this worker holds an older one."""
         from rlsys.rollout.episode import run_group
 
+        if self.asleep:
+            raise EngineAsleep(f"rollout engine asleep: no generation outside the generate phase ({question.id})")
+        if adapter is not None and self.policy_version() < adapter[0]:
+            version, (tensors_ref,) = adapter
+            tensors = await tensors_ref
+            async with self._lock():
+                if self.policy_version() < version:
+                    log.info("adapter v%d loaded before the first episode (held v%d)", version, self.policy_version())
+                    await self.engine.load_adapter(version, tensors, None)
+                    self._adapter_version = version
         executor = await self._ensure_executor()
         group = await run_group(
             question, k or self.cfg.rollout.group_size, self.engine, self.tokenizer, executor, self.cfg.rollout,
@@ -83,18 +114,56 @@ class RolloutWorker:
         """Several groups at once (their episodes share the engine's batches)."""
         return list(await asyncio.gather(*(self.generate_group(q, k, seed, temperature) for q in questions)))
 
+    def _lock(self) -> asyncio.Lock:
+        if self._adapter_lock is None:
+            self._adapter_lock = asyncio.Lock()
+        return self._adapter_lock
+
     async def load_adapter(self, version: int, tensors: dict[str, Any], config: dict[str, Any] | None = None) -> int:
-        await self.engine.load_adapter(version, tensors, config)
+        """Installs adapter `version` now, or at `wake()` when asleep; returns the version."""
+        async with self._lock():
+            if self.asleep:
+                self._deferred = (version, tensors, config)
+            else:
+                await self.engine.load_adapter(version, tensors, config)
+                self._adapter_version = version
         return version
 
     def policy_version(self) -> int:
+        """The adapter version this worker generates with (once awake); -1: none, the base model."""
+        if self._deferred is not None:
+            return self._deferred[0]
+        return self._adapter_version
+
+    def engine_version(self) -> int:
+        """The version the engine itself holds right now (differs while an adapter waits for wake)."""
         return int(self.engine.policy_version)
 
-    async def sleep(self) -> None:
-        await self.engine.sleep()
+    async def sleep(self) -> dict[str, Any]:
+        """Releases the engine's accelerator memory until `wake()` (the engine decides how: vLLM's
+        sleep mode, HF's weights and KV to host memory); generation is refused meanwhile."""
+        async with self._lock():
+            if not self.asleep:
+                await self.engine.sleep()
+                self.asleep = True
+        return self.phase_state()
 
-    async def wake(self) -> None:
-        await self.engine.wake()
+    async def wake(self) -> dict[str, Any]:
+        """Wakes the engine, then installs an adapter pushed while it slept."""
+        async with self._lock():
+            if self.asleep:
+                await self.engine.wake()
+                self.asleep = False
+            if self._deferred is not None:
+                version, tensors, config = self._deferred
+                await self.engine.load_adapter(version, tensors, config)
+                self._adapter_version = version
+                self._deferred = None
+        return self.phase_state()
+
+    def phase_state(self) -> dict[str, Any]:
+        return {"asleep": self.asleep, "engine": True, "version": self.policy_version(),
+                "engine_version": self.engine_version()}
 
     def stats(self) -> dict[str, float]:
         s = getattr(self.engine, "stats", None)
@@ -106,6 +175,10 @@ class RolloutWorker:
 
     def ready(self) -> bool:
         return True
+
+    def process_id(self) -> int:
+        """The actor process's pid (tells a restarted instance from the old one)."""
+        return os.getpid()
 
     async def shutdown(self) -> None:
         if self._local_pool is not None:

@@ -67,8 +67,8 @@ def _best_of_n(controller, cfg, run_dir, stage: str, questions, width: int, scor
     from rlsys.report.eval_files import summarise_eval, write_eval
     from rlsys.search.best_of_n import best_of_n
 
-    flight = controller.system.launch_groups(questions, seed=12345, k=width, temperature=cfg.rollout.temperature_min)
-    result = best_of_n(flight.collect(), scorer)
+    outcomes, flight = controller.generate_and_judge(questions, k=width, temperature=cfg.rollout.temperature_min)
+    result = best_of_n(outcomes, scorer)
     summary = summarise_eval(result.trajectories, result.verdicts)
     write_eval(run_dir, stage, result.trajectories, result.verdicts,
                extra={"budget": {**result.budget, "width": width}, "generate_s": flight.generate_s})

@@ -187,9 +187,11 @@ class Learner:
         """The adapter in PEFT's on-disk format (loadable by `peft` and vLLM) with its version."""
         return save_adapter(self.model, out_dir, self.version)
 
-    def save_checkpoint(self, root: str | Path, data_state: dict | None = None, config: dict | None = None) -> Path:
-        return save_checkpoint(root, self.steps, self.model, self.trainer, self.version, data_state, config,
-                               keep=self.cfg.checkpoint_keep)
+    def save_checkpoint(self, root: str | Path, data_state: dict | None = None, config: dict | None = None,
+                        step: int | None = None) -> Path:
+        """`<root>/step-<step>/` (default: the optimizer steps so far); keeps `checkpoint_keep` of them."""
+        return save_checkpoint(root, self.steps if step is None else step, self.model, self.trainer, self.version,
+                               data_state, config, keep=self.cfg.checkpoint_keep)
 
     def load_checkpoint(self, path: str | Path) -> CheckpointState:
         state = load_checkpoint(path, self.model, self.trainer)

@@ -8,6 +8,12 @@ cache. Each row has its own temperature, top-p, seeded generator, stop strings a
 
 LoRA adapters arrive as tensors in memory (PEFT state-dict names, see `rlsys.learner.adapter`)
 and are swapped between batches, so every generation comes from exactly one policy version.
+`policy_version` is -1 until the first adapter arrives (the base model).
+
+Sleep (collocated phases): `sleep()` waits for the running batch, drops the prefix KV cache and,
+on a GPU, moves the weights to host memory and empties the CUDA cache; `wake()` moves them
+back. Asleep, the engine refuses to generate (`EngineAsleep`) on any device, and an adapter
+loaded meanwhile is installed at `wake()` (its version becomes current then).
 """
 
 from __future__ import annotations
@@ -30,6 +36,10 @@ from rlsys.rollout.sampling import hit_stop
 from rlsys.rollout.types import Generation, SamplingParams
 
 log = logging.getLogger(__name__)
+
+
+class EngineAsleep(RuntimeError):
+    """`generate` on an engine that is asleep (outside its phase)."""
 
 
 @dataclass
@@ -85,7 +95,7 @@ class HFEngine:
         self.model.to(device).eval()
         self.max_batch = max_batch
         self.lora_config = dict(lora_config or {})
-        self.policy_version = 0
+        self.policy_version = -1  # no adapter yet: the base model
         self.stats = EngineStats()
         # KV of finished requests, reused by the episode's next turn (default: two per batch row)
         self.prefix = PrefixCache(2 * max_batch if prefix_cache_entries is None else prefix_cache_entries)
@@ -99,6 +109,12 @@ class HFEngine:
         self._task: asyncio.Task | None = None
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hf-engine")
         self._asleep = False
+        self._deferred: tuple[int, dict[str, Any], dict[str, Any] | None] | None = None  # loaded while asleep
+        self.sleep_s = self.wake_s = 0.0  # seconds spent in the last sleep / wake
+
+    @property
+    def asleep(self) -> bool:
+        return self._asleep
 
     def _stop_token_ids(self) -> set[int]:
         ids = {self.tokenizer.eos_token_id}
@@ -117,6 +133,8 @@ class HFEngine:
             raise ValueError("generate needs a non-empty prompt")
         if params.max_new_tokens < 1:
             raise ValueError(f"max_new_tokens must be >= 1, got {params.max_new_tokens}")
+        if self._asleep:
+            raise EngineAsleep("the HF engine is asleep: wake() it before generating")
         self._ensure_loop()
         future = asyncio.get_running_loop().create_future()
         self._pending.append(_Request(list(prompt_ids), params, future))
@@ -129,6 +147,10 @@ class HFEngine:
         self._admitting = False
         try:
             async with self._lock:
+                if self._asleep:  # installed at wake: the weights are in host memory now
+                    self._deferred = (version, tensors, config)
+                    log.info("adapter version %d arrived while asleep; installed at wake", version)
+                    return
                 loop = asyncio.get_running_loop()
                 lora = {**self.lora_config, **(config or {})}
                 self.model = await loop.run_in_executor(
@@ -141,9 +163,10 @@ class HFEngine:
         log.info("loaded adapter version %d (%d tensors)", version, len(tensors))
 
     async def sleep(self) -> None:
-        """Frees accelerator memory (moves the weights to CPU) until `wake`; no-op on CPU."""
+        """Frees accelerator memory until `wake`: KV dropped, weights to host memory (GPU)."""
         self._ensure_loop()
-        async with self._lock:
+        async with self._lock:  # after the running batch
+            started = time.perf_counter()
             self.prefix.clear()
             if self.device.startswith("cuda") and not self._asleep:
                 import torch
@@ -151,12 +174,22 @@ class HFEngine:
                 self.model.to("cpu")
                 torch.cuda.empty_cache()
             self._asleep = True
+            self.sleep_s = time.perf_counter() - started
 
     async def wake(self) -> None:
+        """Weights back on the device, then the adapter that arrived while asleep, if any."""
         self._ensure_loop()
         async with self._lock:
+            started = time.perf_counter()
             if self._asleep:
-                self._wake_unlocked()
+                if self.device.startswith("cuda"):
+                    self.model.to(self.device)
+                self._asleep = False
+            self.wake_s = time.perf_counter() - started
+        if self._deferred is not None:
+            version, tensors, config = self._deferred
+            self._deferred = None
+            await self.load_adapter(version, tensors, config)
 
     async def close(self) -> None:
         if self._task is not None:
@@ -182,15 +215,12 @@ class HFEngine:
             self._wakeup.clear()
             while self._pending:
                 async with self._lock:
-                    if self._asleep:  # a request arrived while asleep: wake up to serve it
-                        self._wake_unlocked()
+                    if self._asleep:  # queued before the engine fell asleep: refused, not served
+                        while self._pending:
+                            _settle(self._pending.popleft().future, None, EngineAsleep("the HF engine fell asleep"))
+                        break
                     await loop.run_in_executor(self._thread, self._run, self.policy_version)
                     self.stats.batches += 1
-
-    def _wake_unlocked(self) -> None:
-        if self.device.startswith("cuda"):
-            self.model.to(self.device)
-        self._asleep = False
 
     def _generator(self, seed: int | None):
         import torch

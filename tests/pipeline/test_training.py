@@ -11,6 +11,7 @@ import time
 
 import pytest
 
+from rlsys.learner.checkpoint import verify_checkpoint
 from rlsys.metrics import read_metrics
 
 pytestmark = pytest.mark.slow
@@ -33,7 +34,7 @@ def sft_adapter(pipeline_artifacts, make_config, tmp_path_factory):
 
 
 def _controller(cfg, run_dir, **kw):
-    from rlsys.train import Controller
+    from rlsys.controller.loop import Controller
 
     controller = Controller(cfg, run_dir, **kw)
     controller.setup()
@@ -43,16 +44,18 @@ def _controller(cfg, run_dir, **kw):
 def test_async_pipeline_bounds_staleness_and_survives_a_killed_sandbox_worker(make_config, sft_adapter, local_ray, tmp_path):
     import ray
 
+    from rlsys.controller.flight import launch_groups
+
     run = tmp_path / "run"
     cfg = make_config(run, "train.steps=3", "train.max_staleness=1", "sandbox.workers=2",
                           "learner.lr=5e-3")
     controller = _controller(cfg, run, init_adapter=str(sft_adapter))
     try:
         # kill one sandbox worker while the first step's episodes are running
-        flight = controller.system.launch_groups(controller.train_questions[:2], seed=1)
+        flight = launch_groups(controller.system, controller.weights, controller.train_questions[:2], seed=1)
         time.sleep(2.0)
         ray.kill(controller.system.sandbox[0], no_restart=False)
-        outcomes = flight.collect()
+        outcomes = flight.collect(timeout_s=600)
         assert all(o.failure is None for o in outcomes)  # groups complete; lost episodes are infra errors
         controller.run()
     finally:
@@ -61,28 +64,137 @@ def test_async_pipeline_bounds_staleness_and_survives_a_killed_sandbox_worker(ma
     assert [r["step"] for r in rl] == [1, 2, 3]
     assert all(r["staleness_max"] <= 1 for r in rl)
     assert all(r["learner_excluded_stale"] == 0 for r in rl)
-    assert (run / "checkpoints" / "step_000003" / "controller.json").is_file()
+    assert verify_checkpoint(run / "checkpoints" / "step-000003")
 
 
-def test_resume_continues_step_count_without_duplicates(make_config, local_ray, tmp_path):
+def test_resume_falls_back_from_a_corrupt_checkpoint_and_continues_without_duplicates(make_config, local_ray, tmp_path):
     run = tmp_path / "run"
-    cfg = make_config(run, "train.steps=2")
+    cfg = make_config(run, "train.steps=3", "learner.checkpoint_keep=3")
     controller = _controller(cfg, run)
     try:
         controller.run()
     finally:
         controller.close()
-    # a "crash" after step 2's checkpoint leaves a half-written metrics line behind
+    root = run / "checkpoints"
+    assert sorted(p.name for p in root.iterdir()) == ["step-000001", "step-000002", "step-000003"]
+    # the newest checkpoint is corrupt (a flipped byte), and a "crash" left a half-written metrics line
+    trainer = root / "step-000003" / "trainer.pt"
+    data = bytearray(trainer.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    trainer.write_bytes(bytes(data))
     with open(run / "metrics.jsonl", "a") as f:
-        f.write('{"step": 3, "stage": "rl", "rew')
-    cfg = make_config(run, "train.steps=4")
+        f.write('{"step": 4, "stage": "rl", "rew')
+    cfg = make_config(run, "train.steps=4", "learner.checkpoint_keep=2")
     controller = _controller(cfg, run, resume=True)
     try:
-        assert controller.step == 2
+        assert controller.step == 2  # the corrupt step-3 checkpoint is refused, step 2 taken
         controller.run()
     finally:
         controller.close()
     steps = [r["step"] for r in read_metrics(run, stage="rl")]
     assert steps == [1, 2, 3, 4]
-    state = json.loads((run / "checkpoints" / "step_000004" / "controller.json").read_text())
+    # `learner.checkpoint_keep` newest complete ones are kept (the corrupt one was replaced)
+    assert sorted(p.name for p in root.iterdir()) == ["step-000003", "step-000004"]
+    # the controller's state is inside the checksummed checkpoint (state.json is in the manifest)
+    final = root / "step-000004"
+    assert verify_checkpoint(final)
+    assert "state.json" in json.loads((final / "manifest.json").read_text())["files"]
+    state = json.loads((final / "state.json").read_text())["data_state"]
     assert state["step"] == 4 and state["sampler_cursor"] == 4 * cfg.train.questions_per_step
+
+
+def _restart(worker) -> int:
+    """Kills the actor, waits (bounded) until Ray has restarted it in a new process, and returns
+    the new instance's adapter version."""
+    import ray
+
+    old_pid = ray.get(worker.process_id.remote(), timeout=300)
+    ray.kill(worker, no_restart=False)
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline:
+        try:
+            if ray.get(worker.process_id.remote(), timeout=300) != old_pid:
+                return ray.get(worker.policy_version.remote(), timeout=300)
+        except ray.exceptions.RayActorError:
+            pass  # dead or restarting
+        time.sleep(1.0)
+    raise TimeoutError("the rollout worker was not restarted within 600 s")
+
+
+def test_restarted_worker_gets_the_sft_adapter_and_depth_two_bounds_staleness(make_config, sft_adapter, local_ray,
+                                                                              tmp_path):
+    import ray
+
+    from rlsys.controller.flight import launch_groups
+
+    run = tmp_path / "run"
+    cfg = make_config(run, "train.steps=4", "train.max_staleness=2", "rollout.concurrency=32",
+                      "judge.reward=approach", "learner.lr=5e-3")
+    controller = _controller(cfg, run, init_adapter=str(sft_adapter))
+    try:
+        worker = controller.system.rollout[0]
+        assert ray.get(worker.policy_version.remote()) == 0  # the SFT adapter is version 0
+        assert _restart(worker) == -1  # restarted before step 1: back without an adapter (the base model)
+        flight = launch_groups(controller.system, controller.weights, controller.train_questions[:1], seed=3)
+        (outcome,) = flight.collect(timeout_s=600)
+        assert outcome.failure is None and outcome.trajectories
+        assert all(t.policy_version == 0 for t in outcome.trajectories)  # generated with the SFT adapter
+        assert ray.get(worker.engine_version.remote()) == 0
+        controller.run()
+    finally:
+        controller.close()
+    rl = read_metrics(run, stage="rl")
+    assert [r["step"] for r in rl] == [1, 2, 3, 4]
+    # generation runs up to two steps ahead of the learner, never three; in policy versions the
+    # lag is the learner steps taken since launch (a skipped step, no signal, leaves the version)
+    assert [r["steps_ahead"] for r in rl] == [0, 1, 2, 2]
+    for r in rl:
+        assert r["staleness_max"] == r["policy_version"] - r["launched_at_version"] <= r["steps_ahead"]
+        assert r["learner_excluded_stale"] == 0
+    # the checkpoints' cursors exclude the questions of the steps still in flight
+    for step in (3, 4):
+        state = json.loads((run / "checkpoints" / f"step-{step:06d}" / "state.json").read_text())["data_state"]
+        assert state["sampler_cursor"] == step * cfg.train.questions_per_step
+
+
+def test_sequential_phases_keep_one_engine_awake_and_apply_the_adapter_at_wake(make_config, pipeline_artifacts,
+                                                                               local_ray, tmp_path):
+    """The collocated phase schedule on CPU (`train.phase_schedule=sequential`) with two real HF
+    engines (the policy's and an `llm` judge's): generate -> judge -> learn with barriers."""
+    import ray
+
+    _, model = pipeline_artifacts
+    run = tmp_path / "run"
+    cfg = make_config(run, "train.steps=2", "train.phase_schedule=sequential", "train.checkpoint_every=0",
+                      "judge.kind=llm", f"judge.model={model}", "judge.engine=hf", "judge.cross_check=false",
+                      "judge.max_new_tokens=8", "judge.batch_size=8")
+    controller = _controller(cfg, run)
+    try:
+        # both engines were started one after another and put to sleep; the setup's push of
+        # adapter v0 reached a sleeping worker: kept, not yet in the engine
+        state = ray.get(controller.system.rollout[0].phase_state.remote())
+        assert state == {"asleep": True, "engine": True, "version": 0, "engine_version": -1}
+        assert ray.get(controller.system.judges[0].phase_state.remote()) == {"asleep": True, "engine": True}
+        controller.run()
+        trace = list(controller.phases.trace)
+        # after the learn phase the rollout engine sleeps: a group sent to it anyway raises inside
+        # `generate_group` (a RayTaskError, not a dead actor), and comes back dropped, not fatal
+        from rlsys.controller.flight import launch_groups
+
+        (lost,) = launch_groups(controller.system, controller.weights, controller.train_questions[:1], seed=5,
+                                judge=False).collect(timeout_s=300)
+        assert lost.failure == "rollout_error" and not lost.trajectories
+    finally:
+        controller.close()
+    one_step = [("generate", "rollout", "wake"), ("judge", "rollout", "sleep"), ("judge", "judge", "wake"),
+                ("learn", "judge", "sleep"), ("learn", "learner", "release")]
+    assert [(e.phase, e.role, e.action) for e in trace] == one_step * 2
+    assert all(len(e.awake) <= 1 for e in trace)  # never two engines awake
+    rl = read_metrics(run, stage="rl")
+    assert [r["step"] for r in rl] == [1, 2]
+    # applied at wake, with its version: the first step's rollouts come from adapter v0
+    assert rl[0]["rollout_version_min"] == rl[0]["rollout_version_max"] == 0
+    for r in rl:
+        assert {"phase_generate_s", "phase_judge_s", "phase_learn_s", "wake_rollout_s", "sleep_rollout_s",
+                "wake_judge_s", "sleep_judge_s", "phase_switch_s"} <= set(r)
+        assert r["excluded_infra"] == 0  # no generation was refused: the rollout engine was awake

@@ -11,7 +11,7 @@ import torch
 from rlsys.corpus.types import Question
 from rlsys.rollout.config import RolloutConfig
 from rlsys.rollout.episode import prompt_ids, run_group
-from rlsys.rollout.hf_engine import HFEngine
+from rlsys.rollout.hf_engine import EngineAsleep, HFEngine
 from rlsys.rollout.sampling import sample_batch
 from rlsys.rollout.types import EndReason, SamplingParams
 
@@ -187,4 +187,26 @@ async def test_requests_join_a_running_batch(engine):
     for p, g, t in zip([prompt] + prompts, gens, [1.0, 0.8, 0.8, 0.8]):
         ref = reference_logprobs(engine.model, p + g.token_ids, t)[len(p):]
         assert max(abs(a - b) for a, b in zip(ref, g.logprobs)) < 2e-4
+    await engine.close()
+
+
+async def test_asleep_engine_refuses_to_generate_and_applies_an_adapter_at_wake(engine):
+    prompt = prompt_ids(engine.tokenizer, Q.question, 2)
+    assert engine.policy_version == -1  # no adapter yet: the base model
+    base = await engine.generate(prompt, SamplingParams(temperature=0.0, max_new_tokens=4))
+    assert base.policy_version == -1
+    await engine.sleep()
+    assert engine.asleep
+    with pytest.raises(EngineAsleep):
+        await engine.generate(prompt, SamplingParams(max_new_tokens=2))
+    tensors = random_lora(engine.model, r=2, seed=3)
+    await engine.load_adapter(7, tensors)
+    assert engine.policy_version == -1  # not applied while asleep
+    await engine.wake()
+    assert not engine.asleep and engine.policy_version == 7
+    gen = await engine.generate(prompt, SamplingParams(temperature=0.0, max_new_tokens=4))
+    assert gen.policy_version == 7
+    with torch.no_grad():  # the installed adapter is what generates now
+        expected = int(engine.model(torch.tensor([prompt])).logits[0, -1].argmax())
+    assert gen.token_ids[0] == expected
     await engine.close()

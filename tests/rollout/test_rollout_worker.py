@@ -43,13 +43,22 @@ def test_worker_generates_groups_and_takes_adapter_pushes(ray_local, tiny_model_
     worker = RolloutWorker.remote(cfg.model_dump())
     groups = ray.get(worker.generate_groups.remote(questions[:2], 3, 7), timeout=300)
     assert [len(g) for g in groups] == [3, 3]
-    assert all(t.end_reason is not EndReason.INFRA_ERROR and t.policy_version == 0 for g in groups for t in g)
-    assert ray.get(worker.policy_version.remote()) == 0
+    # no adapter pushed yet: version -1, the base model (not "version 0", the initial adapter)
+    assert all(t.end_reason is not EndReason.INFRA_ERROR and t.policy_version == -1 for g in groups for t in g)
+    assert ray.get(worker.policy_version.remote()) == -1
 
+    # asleep (outside its phase) the worker refuses to generate; an adapter pushed meanwhile
+    # waits and is installed at wake with its version
+    assert ray.get(worker.sleep.remote(), timeout=120)["asleep"] is True
+    with pytest.raises(ray.exceptions.RayTaskError, match="asleep"):
+        ray.get(worker.generate_group.remote(questions[0], 1, 8), timeout=120)
     reference = AutoModelForCausalLM.from_pretrained(tiny_model_dir, dtype=torch.float32).eval()
     tensors = random_lora(reference, r=4, seed=9)
     assert ray.get(worker.load_adapter.remote(5, ray.put(tensors)), timeout=120) == 5
-    assert ray.get(worker.policy_version.remote()) == 5
+    assert ray.get(worker.engine_version.remote()) == -1  # not applied while asleep
+    assert ray.get(worker.policy_version.remote()) == 5   # what it will generate with once awake
+    state = ray.get(worker.wake.remote(), timeout=120)
+    assert state["asleep"] is False and state["engine_version"] == 5
     group = ray.get(worker.generate_group.remote(questions[0], 2, 8, 0.5), timeout=300)
     assert all(t.policy_version == 5 and t.temperature == 0.5 for t in group)
     merge_lora(reference, tensors, alpha=8)

@@ -172,3 +172,25 @@ def test_float32_doubles_weights_and_activations():
         assert item(fp32, "learn", name) == 2 * item(bf16, "learn", name)
     with pytest.raises(MemoryPlanError, match="no shapes for model"):
         plan_memory(preset("judge.model=org/judge-x"), 24)
+
+
+def test_plan_decides_engine_settings_of_the_24gb_preset():
+    from rlsys.memory_plan.settings import apply_settings, engine_settings
+
+    cfg = preset()
+    plan = plan_memory(cfg, 24, PlanOptions(logits_chunk_tokens=1024))
+    plan.check()
+    settings = engine_settings(plan, cfg)
+    gen, jud = plan.phase("generate"), plan.phase("judge")
+    assert settings.rollout_kv_cache_bytes == gen.kv
+    assert settings.rollout_concurrency == plan.episodes_resident == gen.kv // 905_969_664 < 96
+    assert settings.max_loras == 1 and settings.max_lora_rank == 16  # max_staleness 0, r=16
+    engine_own = sum(it.nbytes for it in gen.items if it.engine) + gen.kv
+    assert settings.rollout_gpu_memory_utilization == round((engine_own + 0.5 * GIB) / (24 * GIB), 3)
+    assert settings.judge_kv_cache_bytes == jud.kv
+    assert 0 < settings.judge_gpu_memory_utilization < 1
+    changes = apply_settings(cfg, settings)
+    assert cfg.rollout.concurrency == settings.rollout_concurrency
+    assert cfg.judge.gpu_memory_utilization == settings.judge_gpu_memory_utilization
+    assert changes[0].startswith(f"rollout.concurrency: 96 -> {settings.rollout_concurrency}")
+    assert apply_settings(cfg, settings) == []  # applied once, nothing left to change
