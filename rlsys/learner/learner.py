@@ -187,6 +187,11 @@ class Learner:
         return save_adapter(self.model, out_dir, self.version)
 
     def save_checkpoint(self, root: str | Path, data_state: dict | None = None, config: dict | None = None) -> Path:
+        """Writes a checkpoint (rank 0). Under DeepSpeed every rank must call it: the others join
+        the gather of the partitioned optimizer state and write nothing."""
+        if self.trainer.rank != 0:
+            self.trainer.state_dict()
+            return Path(root)
         return save_checkpoint(root, self.steps, self.model, self.trainer, self.version, data_state, config,
                                keep=self.cfg.checkpoint_keep)
 
