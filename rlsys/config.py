@@ -14,6 +14,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import ValidationError
 
+from rlsys.actors.placement_config import ClusterConfig
 from rlsys.config_base import Section
 from rlsys.corpus.config import CorpusConfig
 from rlsys.judge.config import JudgeConfig
@@ -68,6 +69,8 @@ class Config(Section):
     """Supervised fine-tuning stage."""
     train: TrainConfig = TrainConfig()
     """The controller: schedule, staleness, eval, checkpoints."""
+    cluster: ClusterConfig = ClusterConfig()
+    """Cluster mode: per-role Ray resources and start-up deadlines."""
 
 
 class ConfigError(ValueError):

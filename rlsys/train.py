@@ -135,6 +135,10 @@ class Controller:
         self.pending = None
         self.checkpoint()
         self.system.save_adapter(self.run_dir / "adapter")
+        if self.cfg.train.mode == "cluster":  # where each replica ran (Ray state API) and its adapter version
+            from rlsys.actors.placement_report import write_placement
+
+            write_placement(self.run_dir / "placement.json", self.system)
         return last
 
     def _launch(self, step: int):

@@ -133,7 +133,7 @@ class System:
     def __init__(self, cfg: Config):
         self.cfg = cfg
         self.plan = plan_placement(cfg)
-        self.groups = PlacementGroups(self.plan)
+        self.groups = PlacementGroups(self.plan, cfg.cluster.placement_timeout_s)
         self.corpus: list[Any] = []
         self.sandbox: list[Any] = []
         self.rollout: list[Any] = []
@@ -162,7 +162,9 @@ class System:
         opts = system.groups.options
         log.info("starting %d corpus actor(s) (index %s)", cfg.corpus.replicas, cfg.corpus.index_dir)
         system.corpus = [
-            CorpusActor.options(**opts("corpus", i), **RESTARTABLE).remote(data) for i in range(cfg.corpus.replicas)
+            # cluster: each node builds the index at corpus.index_dir if it lacks one (a file lock serialises builds)
+            CorpusActor.options(**opts("corpus", i), **RESTARTABLE).remote(data, cfg.train.mode == "cluster")
+            for i in range(cfg.corpus.replicas)
         ]
         ray.get([a.ready.remote() for a in system.corpus], timeout=1800)
         log.info("starting %d sandbox worker(s)", cfg.sandbox.workers)
@@ -180,7 +182,7 @@ class System:
         ray.get([w.start.remote() for w in system.sandbox], timeout=1800)
         ray.get([a.ready.remote() for a in system.judges + system.rollout], timeout=1800)
         log.info("starting the learner (%d rank(s))", system.plan["learner"].replicas)
-        system.learners = create_learner_actors(cfg, init_adapter, options=opts("learner", 0))
+        system.learners = create_learner_actors(cfg, init_adapter, options=lambda rank: opts("learner", rank))
         system.version = ray.get(system.learners[0].version.remote())
         log.info(
             "actors ready: %d corpus, %d sandbox, %d rollout, %d judge, %d learner (policy version %d)",
@@ -248,7 +250,7 @@ class System:
     # ---- checkpoints -----------------------------------------------------------------------
 
     def save_learner_checkpoint(self, path: Path) -> None:
-        ray.get(self.learners[0].save_checkpoint.remote(str(path)))
+        ray.get([rank.save_checkpoint.remote(str(path)) for rank in self.learners])  # collective under DeepSpeed
 
     def load_learner_checkpoint(self, path: Path) -> None:
         ray.get([rank.load_checkpoint.remote(str(path)) for rank in self.learners])
