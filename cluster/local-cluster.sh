@@ -5,6 +5,7 @@
 #   cluster/local-cluster.sh up       # prints the GCS address and the job-submit (dashboard) URL
 #   cluster/local-cluster.sh status   # the nodes and their resources
 #   cluster/local-cluster.sh down     # stops this cluster's processes only
+#   cluster/local-cluster.sh stop-node sandbox    # kill one worker node (fault tests); start-node brings it back
 #
 # Nodes (logical CPUs are scheduling tokens; actors ask for fractions, see configs/tiny-cluster.yaml):
 #   head      0 CPU   runs the GCS, the dashboard (job submit) and the job's driver (controller)
@@ -72,6 +73,24 @@ our_pids() {  # processes whose command line names this cluster's root dir or it
   done
 }
 
+start_node() {  # start_node NAME INDEX
+  local node=$1 i=$2
+  mkdir -p "$ROOT/$node"
+  local args=(--node-ip-address=127.0.0.1 --num-cpus="${CPUS[$node]}" --resources="${RESOURCES[$node]}"
+              --temp-dir="$ROOT/$node" --disable-usage-stats $(ports "$i"))
+  if [ "$node" = head ]; then
+    args+=(--head --port="$PORT" --include-dashboard=true --dashboard-host=127.0.0.1
+           --dashboard-port="$(dashboard_port)" --ray-client-server-port=$((PORT + 2)))
+  else
+    args+=(--address="$(address)")
+  fi
+  if ! timeout 300 "$RAY" start "${args[@]}" >"$ROOT/$node.start.log" 2>&1; then
+    echo "ray start of node '$node' failed; its output ($ROOT/$node.start.log):" >&2
+    tail -n 30 "$ROOT/$node.start.log" >&2
+    return 1
+  fi
+}
+
 up() {
   if [ -n "$(our_pids)" ]; then
     echo "a cluster already runs under $ROOT (run: $0 down)" >&2
@@ -82,18 +101,7 @@ up() {
   node_env
   local i=0 node
   for node in "${NODES[@]}"; do
-    mkdir -p "$ROOT/$node"
-    local args=(--node-ip-address=127.0.0.1 --num-cpus="${CPUS[$node]}" --resources="${RESOURCES[$node]}"
-                --temp-dir="$ROOT/$node" --disable-usage-stats $(ports $i))
-    if [ "$node" = head ]; then
-      args+=(--head --port="$PORT" --include-dashboard=true --dashboard-host=127.0.0.1
-             --dashboard-port="$(dashboard_port)" --ray-client-server-port=$((PORT + 2)))
-    else
-      args+=(--address="$(address)")
-    fi
-    if ! timeout 300 "$RAY" start "${args[@]}" >"$ROOT/$node.start.log" 2>&1; then
-      echo "ray start of node '$node' failed; its output ($ROOT/$node.start.log):" >&2
-      tail -n 30 "$ROOT/$node.start.log" >&2
+    if ! start_node "$node" "$i"; then
       down
       exit 1
     fi
@@ -103,6 +111,34 @@ up() {
   echo "address=$(address)"
   echo "dashboard=http://127.0.0.1:$(dashboard_port)"
   echo "root=$ROOT"
+}
+
+node_index() {
+  local i=0 node
+  for node in "${NODES[@]}"; do
+    [ "$node" = "$1" ] && { echo "$i"; return 0; }
+    i=$((i + 1))
+  done
+  echo "unknown node '$1' (one of: ${NODES[*]:1})" >&2
+  exit 2
+}
+
+stop_node() {  # a whole worker node goes away (its raylet, workers and agents): a node-level fault
+  local name=$1 pid cmd pids=""
+  [ "$name" = head ] && { echo "stop-node stops worker nodes; use down for the head" >&2; exit 2; }
+  node_index "$name" >/dev/null
+  for pid in $(our_pids); do
+    cmd="$({ tr "\0" " " < "/proc/$pid/cmdline"; } 2>/dev/null || true)"
+    case "$cmd" in *"$ROOT/$name/"*) pids="$pids $pid" ;; esac
+  done
+  [ -n "$pids" ] && kill -KILL $pids 2>/dev/null || true
+  echo "stopped node $name"
+}
+
+restart_node() {
+  node_env
+  start_node "$1" "$(node_index "$1")"
+  echo "started node $1"
 }
 
 wait_for_nodes() {  # the GCS lists every node alive (a worker registers shortly after `ray start` returns)
@@ -156,8 +192,10 @@ down() {
 case "${1:-}" in
   up) up ;;
   down) down ;;
+  stop-node) stop_node "${2:?node name}" ;;
+  start-node) restart_node "${2:?node name}" ;;
   status) status ;;
   address) address ;;
   dashboard) echo "http://127.0.0.1:$(dashboard_port)" ;;
-  *) echo "usage: $0 up|down|status|address|dashboard" >&2; exit 2 ;;
+  *) echo "usage: $0 up|down|status|address|dashboard|stop-node NAME|start-node NAME" >&2; exit 2 ;;
 esac
