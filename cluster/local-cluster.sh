@@ -62,14 +62,14 @@ node_env() {
 }
 
 our_pids() {  # processes whose command line names this cluster's root dir or its GCS address (never anyone else's)
-  local pid cmd
-  for pid in $(ls /proc | grep -E '^[0-9]+$'); do
-    [ "$pid" = "$$" ] && continue
-    cmd="$({ tr "\0" " " < "/proc/$pid/cmdline"; } 2>/dev/null || true)"
-    case "$cmd" in
-      *"$ROOT/"*) echo "$pid" ;;
-      *ray.util.client.server*"--address="*":$PORT "*) echo "$pid" ;;  # the head's client server names no dir
-    esac
+  # the patterns go through a file so that grep's own command line does not match them
+  local pid
+  { grep -laF -f <(printf '%s\n' "$ROOT/") /proc/[0-9]*/cmdline 2>/dev/null || true; } | cut -d/ -f3
+  for pid in $({ grep -laF "ray.util.client.server" /proc/[0-9]*/cmdline 2>/dev/null || true; } | cut -d/ -f3); do
+    # the head's client server names no dir, only the GCS address
+    if { tr "\0" " " < "/proc/$pid/cmdline"; } 2>/dev/null | grep -qE -f <(printf '%s\n' "--address=[^ ]+:$PORT "); then
+      echo "$pid"
+    fi
   done
 }
 
@@ -185,6 +185,10 @@ down() {
   done
   if [ -n "$pids" ]; then
     kill -KILL $pids 2>/dev/null || true
+    for t in $(seq 1 10); do
+      [ -z "$(our_pids)" ] && break
+      sleep 1
+    done
   fi
   echo "stopped the cluster under $ROOT"
 }
