@@ -21,6 +21,7 @@ def small_ray():
     ray.shutdown()
 
 
+@pytest.mark.slow
 def test_a_placement_group_that_cannot_fit_fails_with_the_missing_resources(small_ray):
     groups = PlacementGroups({"rollout": RolePlan("rollout", 2, 8.0, strategy="SPREAD", resources={"rollout": 1})},
                              timeout_s=3)
@@ -30,6 +31,7 @@ def test_a_placement_group_that_cannot_fit_fails_with_the_missing_resources(smal
     assert time.monotonic() - start < 60
 
 
+@pytest.mark.slow
 def test_a_learner_rank_that_cannot_be_placed_is_named(small_ray, tmp_path):
     from rlsys.actors.learner_actor import LearnerStartError, create_learner_actors
 
