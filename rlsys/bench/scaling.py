@@ -135,7 +135,7 @@ def bench_rollout(cfg, counts: list[int], groups: int, k: int, repeats: int) -> 
     sandbox = [SandboxWorker.options(num_cpus=0.45, resources={"sandbox": 1}).remote(data, [corpus])
                for _ in range(2)]
     ray.get([w.start.remote() for w in sandbox], timeout=600)
-    questions = load_questions(cfg)[0][:groups]
+    questions = load_questions(cfg.corpus)[:groups]
     rows = []
     for n in counts:
         workers = [RolloutWorker.options(num_cpus=0.9 / n, resources={"rollout": 1}).remote(data, sandbox)

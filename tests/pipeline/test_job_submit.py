@@ -10,32 +10,36 @@ from local_cluster import LocalCluster
 
 from rlsys.metrics import read_metrics
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(2700)]  # pretraining + SFT + the job: ~16 min on 2 busy cores
 ROLE_CLASSES = {"corpus": "CorpusActor", "sandbox": "SandboxWorker", "rollout": "RolloutWorker",
                 "judge": "JudgeActor", "learner": "LearnerActor"}
 REPLICAS = {"corpus": 1, "sandbox": 2, "rollout": 2, "judge": 1, "learner": 2}  # configs/tiny-cluster.yaml
 
 
 @pytest.fixture(scope="module")
-def sft_adapter(pipeline_artifacts, make_config, tmp_path_factory):
-    """A nano policy SFT'd on scripted-expert trajectories: its groups vary, so GRPO steps train
-    (a random-init policy's rollouts all score the same and every step is skipped)."""
+def policy(pipeline_artifacts, make_config, tmp_path_factory):
+    """(base model, SFT adapter): the tiny model pretrained as the demo does, then SFT'd on
+    scripted-expert trajectories, so that its rollouts call tools now and then and groups vary
+    (a random-init policy never calls a tool: every reward is the same and every step is skipped)."""
+    from rlsys.base_model import ensure_base_model
     from rlsys.demo import expert_trajectories, run_sft
 
-    root = tmp_path_factory.mktemp("sft")
-    overrides = ["sft.expert_questions=120", "sft.epochs=6", "sft.batch_size=8", "sft.micro_batch=8"]
-    stats = expert_trajectories(make_config(root / "run", *overrides), root / "data")
-    assert stats["kept"] >= 60, stats
-    index, model = pipeline_artifacts
-    run_sft(None, [f"model.path={model}", f"corpus.index_dir={index}", "rollout.max_turns=2", *overrides],
-            root / "data", root / "sft")
-    return root / "sft" / "adapter"
+    root = tmp_path_factory.mktemp("policy")
+    index, _ = pipeline_artifacts
+    overrides = [f"model.path={root / 'model'}", "sft.expert_questions=240", "sft.epochs=6", "sft.batch_size=8",
+                 "sft.micro_batch=8"]
+    cfg = make_config(root / "run", *overrides)
+    model = ensure_base_model(cfg)
+    stats = expert_trajectories(cfg, root / "data")
+    assert stats["kept"] >= 120, stats
+    run_sft(None, [f"corpus.index_dir={index}", "rollout.max_turns=2", *overrides], root / "data", root / "sft")
+    return model, root / "sft" / "adapter"
 
 
-def test_cluster_job_places_every_role_on_its_nodes_and_trains(pipeline_artifacts, sft_adapter, tmp_path):
+def test_cluster_job_places_every_role_on_its_nodes_and_trains(policy, tmp_path):
     from ray.util.state import list_actors, list_nodes
 
-    _, model = pipeline_artifacts
+    model, sft_adapter = policy
     run_dir = tmp_path / "run"
     with LocalCluster() as cluster:
         # the index dir is relative: the corpus node builds it inside its copy of the working dir
