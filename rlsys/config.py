@@ -22,6 +22,7 @@ from typing import Any, Literal, get_args, get_origin
 import yaml
 from pydantic import Field, ValidationError, model_validator
 
+from rlsys.actors.placement_config import ClusterConfig
 from rlsys.config_base import CROSS_FIELD, Section, require
 from rlsys.corpus.config import CorpusConfig
 from rlsys.judge.config import JudgeConfig
@@ -86,6 +87,8 @@ class Config(Section):
     """Supervised fine-tuning stage."""
     train: TrainConfig = TrainConfig()
     """The controller: schedule, staleness, eval, checkpoints."""
+    cluster: ClusterConfig = ClusterConfig()
+    """Cluster mode: per-role Ray resources and start-up deadlines."""
 
     @model_validator(mode="after")
     def _cross_section_checks(self) -> "Config":

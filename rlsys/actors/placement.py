@@ -36,6 +36,15 @@ class RolePlan:
         return bundle
 
 
+def learner_ranks(cfg: Config) -> int:
+    """Learner processes: `learner.gpus` DeepSpeed ranks, or 1 on the plain torch path."""
+    if cfg.learner.deepspeed_stage == 3:
+        raise ValueError(
+            "learner.deepspeed_stage=3 is refused: ZeRO-3 partitions the LoRA parameters, and the adapter "
+            "export and checkpoints read them whole; use stage 1 or 2 (a LoRA's optimizer state is small)")
+    return cfg.learner.gpus if cfg.learner.deepspeed_stage > 0 else 1
+
+
 def plan_placement(cfg: Config) -> dict[str, RolePlan]:
     mode = cfg.train.mode
     replicas = {
@@ -43,7 +52,7 @@ def plan_placement(cfg: Config) -> dict[str, RolePlan]:
         "sandbox": cfg.sandbox.workers,
         "rollout": cfg.rollout.replicas,
         "judge": cfg.judge.replicas if cfg.judge.kind != "rule" or mode != "collocated" else 1,
-        "learner": 1,
+        "learner": learner_ranks(cfg),
     }
     for role, n in replicas.items():
         if n < 1:
@@ -59,22 +68,43 @@ def plan_placement(cfg: Config) -> dict[str, RolePlan]:
         cpus = {"corpus": 1, "sandbox": 1, "rollout": 1, "judge": 1, "learner": 1}
         return {r: RolePlan(r, replicas[r], cpus[r], gpus.get(r, 0.0)) for r in ROLES}
     if mode == "cluster":
+        res = cfg.cluster
+        gpus = {r: getattr(res, r).gpus for r in ROLES}
+        if cfg.judge.kind != "llm":
+            gpus["judge"] = 0.0
+        # the learner's ranks rendezvous over one node's loopback/NVLink: packed; the other roles spread
         return {
-            "corpus": RolePlan("corpus", replicas["corpus"], 2, strategy="SPREAD", resources={"corpus": 1}),
-            "sandbox": RolePlan("sandbox", replicas["sandbox"], 2, strategy="SPREAD", resources={"sandbox": 1}),
-            "rollout": RolePlan("rollout", replicas["rollout"], 4, 1, strategy="SPREAD", resources={"rollout": 1}),
-            "judge": RolePlan("judge", replicas["judge"], 2, 1 if cfg.judge.kind == "llm" else 0, strategy="SPREAD",
-                              resources={"judge": 1}),
-            "learner": RolePlan("learner", cfg.learner.gpus, 4, 1, strategy="STRICT_PACK", resources={"learner": 1}),
+            r: RolePlan(r, replicas[r], getattr(res, r).cpus, gpus[r],
+                        strategy="STRICT_PACK" if r == "learner" else "SPREAD", resources={r: 1})
+            for r in ROLES
         }
     raise ValueError(f"unknown train.mode {mode!r}")
+
+
+class PlacementError(RuntimeError):
+    """A role (or learner rank) that the cluster cannot place; the message says what is missing."""
+
+
+def describe_nodes() -> str:
+    """Each alive node's available resources (for placement errors)."""
+    import ray
+
+    parts = []
+    for node in ray.nodes():
+        if not node.get("Alive"):
+            continue
+        res = {k: v for k, v in node["Resources"].items()
+               if not k.startswith("node:") and k not in ("memory", "object_store_memory")}
+        parts.append(f"{node['NodeID'][:8]} {res}")
+    return "; ".join(parts) or "no alive node"
 
 
 class PlacementGroups:
     """Creates (cluster mode) one placement group per role and hands out per-replica options."""
 
-    def __init__(self, plan: dict[str, RolePlan]):
+    def __init__(self, plan: dict[str, RolePlan], timeout_s: float = 600.0):
         self.plan = plan
+        self.timeout_s = timeout_s
         self._groups: dict[str, Any] = {}
 
     def options(self, role: str, index: int) -> dict[str, Any]:
@@ -92,8 +122,17 @@ class PlacementGroups:
         labels = {k: v for k, v in role_plan.resources.items() if k in ray.cluster_resources()}
         if role not in self._groups:
             bundle = {**{k: v for k, v in role_plan.bundle().items() if k not in role_plan.resources}, **labels}
-            group = ray.util.placement_group([bundle] * role_plan.replicas, strategy=role_plan.strategy)
-            ray.get(group.ready(), timeout=600)
+            group = ray.util.placement_group([bundle] * role_plan.replicas, strategy=role_plan.strategy,
+                                             name=f"rlsys-{role}")
+            try:
+                ray.get(group.ready(), timeout=self.timeout_s)
+            except ray.exceptions.GetTimeoutError:
+                ray.util.remove_placement_group(group)
+                raise PlacementError(
+                    f"the {role} placement group ({role_plan.replicas} x {bundle}, {role_plan.strategy}) could not be "
+                    f"placed within {self.timeout_s:.0f} s (cluster.placement_timeout_s). Nodes offer: "
+                    f"{describe_nodes()}. Lower the {role} replicas or cluster.{role}.cpus/gpus, or add a node "
+                    f"with the resource '{role}'.") from None
             self._groups[role] = group
         opts["scheduling_strategy"] = PlacementGroupSchedulingStrategy(
             placement_group=self._groups[role], placement_group_bundle_index=index % role_plan.replicas

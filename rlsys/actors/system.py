@@ -67,7 +67,7 @@ class System:
     def __init__(self, cfg: Config):
         self.cfg = cfg
         self.plan = plan_placement(cfg)
-        self.groups = PlacementGroups(self.plan)
+        self.groups = PlacementGroups(self.plan, cfg.cluster.placement_timeout_s)
         self.corpus: list[Any] = []
         self.sandbox: list[Any] = []
         self.rollout: list[Any] = []
@@ -93,7 +93,9 @@ class System:
         opts = system.groups.options
         log.info("starting %d corpus actor(s) (index %s)", cfg.corpus.replicas, cfg.corpus.index_dir)
         system.corpus = [
-            CorpusActor.options(**opts("corpus", i), **RESTARTABLE).remote(data) for i in range(cfg.corpus.replicas)
+            # cluster: each node builds the index at corpus.index_dir if it lacks one (a file lock serialises builds)
+            CorpusActor.options(**opts("corpus", i), **RESTARTABLE).remote(data, cfg.train.mode == "cluster")
+            for i in range(cfg.corpus.replicas)
         ]
         wait_ready([a.ready.remote() for a in system.corpus], timeout, "the corpus actors")
         log.info("starting %d sandbox worker(s)", cfg.sandbox.workers)
@@ -121,7 +123,7 @@ class System:
             wait_ready([a.ready.remote() for a in system.judges + system.rollout], timeout, "the rollout and judge actors")
         wait_ready([w.start.remote() for w in system.sandbox], timeout, "the sandbox workers")
         log.info("starting the learner (%d rank(s))", system.plan["learner"].replicas)
-        system.learners = create_learner_actors(cfg, init_adapter, options=opts("learner", 0))
+        system.learners = create_learner_actors(cfg, init_adapter, options=lambda rank: opts("learner", rank))
         version = wait_ready(system.learners[0].version.remote(), timeout, "the learner")
         log.info(
             "actors ready: %d corpus, %d sandbox, %d rollout, %d judge, %d learner (policy version %d)",

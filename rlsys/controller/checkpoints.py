@@ -27,9 +27,11 @@ def checkpoint_root(run_dir: Path) -> Path:
 
 def save(system: Any, run_dir: Path, step: int, controller_state: dict[str, Any], config: dict[str, Any],
          timeout_s: float) -> Path:
-    """Writes `step-<step>` (atomic, verified) through learner rank 0; prunes to `learner.checkpoint_keep`."""
-    ref = system.learners[0].save_checkpoint.remote(str(checkpoint_root(run_dir)), controller_state, config, step)
-    path = Path(get(ref, timeout_s, "the checkpoint write", "train.learn_timeout_s"))
+    """Writes `step-<step>` (atomic, verified) through learner rank 0; prunes to `learner.checkpoint_keep`.
+    Every rank is called: under DeepSpeed the save gathers the partitioned optimizer state (rank 0 writes)."""
+    refs = [rank.save_checkpoint.remote(str(checkpoint_root(run_dir)), controller_state, config, step)
+            for rank in system.learners]
+    path = Path(get(refs, timeout_s, "the checkpoint write", "train.learn_timeout_s")[0])
     log.info("checkpoint written: %s", path)
     return path
 

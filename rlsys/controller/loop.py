@@ -160,6 +160,10 @@ class Controller:
 
         get(self.system.learners[0].save_adapter.remote(str(self.run_dir / "adapter")), cfg.learn_timeout_s,
             "saving the adapter", "train.learn_timeout_s")
+        if cfg.mode == "cluster":  # where each replica ran (Ray state API) and its adapter version
+            from rlsys.actors.placement_report import write_placement
+
+            write_placement(self.run_dir / "placement.json", self.system)
         return last
 
     def _launch(self, step: int):

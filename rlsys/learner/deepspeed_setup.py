@@ -14,6 +14,7 @@ Gradient accumulation is unmanaged: the caller runs any number of backward passe
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from typing import Any
 
 import torch
@@ -52,19 +53,29 @@ def deepspeed_config(stage: int, grad_clip: float, bf16: bool, world_size: int) 
     }
 
 
-def init_distributed() -> tuple[int, int]:
-    """Joins the process group from the environment (RANK, WORLD_SIZE, MASTER_ADDR/PORT)."""
+def init_distributed(timeout_s: float | None = None) -> tuple[int, int]:
+    """Joins the process group from the environment (RANK, WORLD_SIZE, MASTER_ADDR/PORT); a no-op
+    when joined already. With `timeout_s` a rank whose peers do not all arrive in time raises a
+    `RuntimeError` naming the rendezvous and the ranks expected (instead of torch's 30 minutes)."""
     extensions_dir()
     import deepspeed
+    import torch.distributed as dist
 
+    if dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
     for key in ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT"):
         if key not in os.environ:
             raise RuntimeError(f"DeepSpeed learner needs {key} in the environment (use a launcher or set it)")
     os.environ.setdefault("LOCAL_RANK", os.environ["RANK"])
     backend = "nccl" if torch.cuda.is_available() else "gloo"
-    deepspeed.init_distributed(dist_backend=backend)
-    import torch.distributed as dist
-
+    kwargs = {} if timeout_s is None else {"timeout": timedelta(seconds=timeout_s)}
+    try:
+        deepspeed.init_distributed(dist_backend=backend, **kwargs)
+    except Exception as err:  # torch's DistStoreError / timeout: say who waited for whom
+        raise RuntimeError(
+            f"learner rank {os.environ['RANK']} of {os.environ['WORLD_SIZE']}: the {backend} rendezvous at "
+            f"{os.environ['MASTER_ADDR']}:{os.environ['MASTER_PORT']} failed within "
+            f"{timeout_s if timeout_s is not None else 'the default'} s: not every rank arrived ({err})") from err
     return dist.get_rank(), dist.get_world_size()
 
 

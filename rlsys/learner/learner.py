@@ -189,7 +189,12 @@ class Learner:
 
     def save_checkpoint(self, root: str | Path, data_state: dict | None = None, config: dict | None = None,
                         step: int | None = None) -> Path:
-        """`<root>/step-<step>/` (default: the optimizer steps so far); keeps `checkpoint_keep` of them."""
+        """`<root>/step-<step>/` (default: the optimizer steps so far); keeps `checkpoint_keep` of them.
+        Under DeepSpeed every rank must call it: the others join the gather of the partitioned
+        optimizer state and write nothing."""
+        if self.trainer.rank != 0:
+            self.trainer.state_dict()
+            return Path(root)
         return save_checkpoint(root, self.steps if step is None else step, self.model, self.trainer, self.version,
                                data_state, config, keep=self.cfg.checkpoint_keep)
 

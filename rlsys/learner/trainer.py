@@ -79,6 +79,10 @@ class Trainer:
         self.steps = 0
         self.engine = None
         self.rank, self.world = 0, 1
+        if deepspeed_stage == 3:
+            raise ValueError(
+                "deepspeed_stage=3 is refused: ZeRO-3 partitions the LoRA parameters, and the adapter export "
+                "and checkpoints read them whole; use stage 1 or 2")
         if deepspeed_stage > 0:
             from rlsys.learner.deepspeed_setup import init_engine
 
@@ -147,13 +151,26 @@ class Trainer:
         return sum(g[0] for g in gathered), [s for g in gathered for s in g[1]]
 
     def state_dict(self) -> dict[str, Any]:
+        """Optimizer (full per-parameter state, the same format on both paths), scheduler, steps.
+
+        Under DeepSpeed this is collective: every rank must call it (the partitioned optimizer
+        state is assembled over ranks); any rank's result is the whole state."""
         if self.engine is not None:
-            raise NotImplementedError("checkpoints of a DeepSpeed learner: use the plain path (deepspeed_stage=0)")
-        return {"optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(), "steps": self.steps}
+            from rlsys.learner.deepspeed_state import gather_optimizer_state
+
+            optimizer = gather_optimizer_state(self.optimizer, self.params)
+        else:
+            optimizer = self.optimizer.state_dict()
+        return {"optimizer": optimizer, "scheduler": self.scheduler.state_dict(), "steps": self.steps}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restores `state_dict()`'s result (from either path); under DeepSpeed call it on every
+        rank after the model's trainable weights are loaded (they become the fp32 master copy)."""
         if self.engine is not None:
-            raise NotImplementedError("checkpoints of a DeepSpeed learner: use the plain path (deepspeed_stage=0)")
-        self.optimizer.load_state_dict(state["optimizer"])
+            from rlsys.learner.deepspeed_state import scatter_optimizer_state
+
+            scatter_optimizer_state(self.engine.optimizer, self.optimizer, self.params, state["optimizer"])
+        else:
+            self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         self.steps = int(state["steps"])

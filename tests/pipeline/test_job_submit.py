@@ -1,59 +1,81 @@
-"""`ray job submit` of the tiny preset to a local `ray start --head` cluster (what a cluster user runs)."""
+"""`ray job submit` of the cluster preset to a real multi-node Ray cluster on this machine
+(`cluster/local-cluster.sh`: a head and sandbox / rollout+judge / learner+corpus worker nodes)."""
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-from pathlib import Path
+import json
 
 import pytest
+from local_cluster import LocalCluster
 
 from rlsys.metrics import read_metrics
 
-pytestmark = pytest.mark.slow
-RAY = str(Path(sys.executable).with_name("ray"))
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(2700)]  # pretraining + SFT + the job: ~16 min on 2 busy cores
+ROLE_CLASSES = {"corpus": "CorpusActor", "sandbox": "SandboxWorker", "rollout": "RolloutWorker",
+                "judge": "JudgeActor", "learner": "LearnerActor"}
+REPLICAS = {"corpus": 1, "sandbox": 2, "rollout": 2, "judge": 1, "learner": 2}  # configs/tiny-cluster.yaml
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+@pytest.fixture(scope="module")
+def policy(pipeline_artifacts, make_config, tmp_path_factory):
+    """(base model, SFT adapter): the tiny model pretrained as the demo does, then SFT'd on
+    scripted-expert trajectories, so that its rollouts call tools now and then and groups vary
+    (a random-init policy never calls a tool: every reward is the same and every step is skipped)."""
+    from rlsys.base_model import ensure_base_model
+    from rlsys.demo import expert_trajectories, run_sft
+
+    root = tmp_path_factory.mktemp("policy")
+    index, _ = pipeline_artifacts
+    overrides = [f"model.path={root / 'model'}", "sft.expert_questions=240", "sft.epochs=6", "sft.batch_size=8",
+                 "sft.micro_batch=8"]
+    cfg = make_config(root / "run", *overrides)
+    model = ensure_base_model(cfg)
+    stats = expert_trajectories(cfg, root / "data")
+    assert stats["kept"] >= 120, stats
+    run_sft(None, [f"corpus.index_dir={index}", "rollout.max_turns=2", *overrides], root / "data", root / "sft")
+    return model, root / "sft" / "adapter"
 
 
-def test_ray_job_submit_trains_and_writes_metrics(pipeline_artifacts, tmp_path):
-    index, model = pipeline_artifacts
-    port, dashboard = _free_port(), _free_port()
-    # the cluster's `python` is this virtualenv's, as on a cluster node built from the trainer image;
-    # the throwaway cluster listens on loopback only, so it runs without Ray's token auth
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}",
-           "RAY_AUTH_MODE": "disabled"}
-    head = subprocess.run(
-        [RAY, "start", "--head", "--node-ip-address=127.0.0.1", "--num-cpus=2", f"--port={port}", "--include-dashboard=true",
-         "--dashboard-host=127.0.0.1", f"--dashboard-port={dashboard}", "--disable-usage-stats"],
-        capture_output=True, text=True, timeout=300, env=env,
-    )
-    assert head.returncode == 0, head.stdout + head.stderr
+def test_cluster_job_places_every_role_on_its_nodes_and_trains(policy, tmp_path):
+    from ray.util.state import list_actors, list_nodes
+
+    model, sft_adapter = policy
     run_dir = tmp_path / "run"
-    try:
-        job = subprocess.run(
-            [RAY, "job", "submit", "--address", f"http://127.0.0.1:{dashboard}", "--working-dir", ".",
-             "--runtime-env", "cluster/runtime_env.yaml", "--",
-             "python", "-m", "rlsys.train", "--config", "configs/tiny-cpu.yaml",
-             "--set", f"model.path={model}", "--set", f"corpus.index_dir={index}",
-             "--set", "corpus.synthetic_entities=60", "--set", f"train.ray_address=127.0.0.1:{port}",
-             "--set", "train.steps=2", "--set", "train.questions_per_step=1", "--set", "rollout.group_size=4",
-             "--set", "rollout.max_new_tokens=32", "--set", "train.eval_questions=2", "--set", "train.eval_every=0",
-             "--set", "sandbox.containers_per_worker=2", "--set", "sandbox.burst_containers=2",
-             "--run-dir", str(run_dir)],
-            capture_output=True, text=True, timeout=1200, env=env,
-        )
+    with LocalCluster() as cluster:
+        # the index dir is relative: the corpus node builds it inside its copy of the working dir
+        job = cluster.submit("--config", "configs/tiny-cluster.yaml", "--set", f"model.path={model}",
+                             "--set", "corpus.index_dir=artifacts/index/job-synthetic-60",
+                             "--init-adapter", str(sft_adapter), "--run-dir", str(run_dir))
         output = job.stdout + job.stderr
-        assert job.returncode == 0, output[-4000:]
-        assert "succeeded" in output and "training finished" in output, output[-4000:]
-    finally:
-        subprocess.run([RAY, "stop", "--force"], capture_output=True, timeout=120, env=env)
-    steps = [r["step"] for r in read_metrics(run_dir, stage="rl")]
-    assert steps == [1, 2]
+        assert job.returncode == 0, output[-6000:]
+        assert "succeeded" in output and "training finished" in output, output[-6000:]
+        # from Ray's state API, independently of what the run wrote: each role's actors ran on nodes
+        # that advertise the role's resource
+        nodes = {n.node_id: n.resources_total for n in list_nodes(address=cluster.dashboard, limit=100)}
+        actors = list_actors(address=cluster.dashboard, limit=10000, detail=True)
+    for role, class_name in ROLE_CLASSES.items():
+        placed = {a.actor_id: a.node_id for a in actors if a.class_name == class_name}
+        assert len(placed) == REPLICAS[role], (role, placed)
+        for node_id in placed.values():
+            assert nodes[node_id].get(role, 0) > 0, (role, node_id, nodes[node_id])
+
+    rl = read_metrics(run_dir, stage="rl")
+    assert [r["step"] for r in rl] == [1, 2, 3]
+    assert sum(r["learner_trained_trajectories"] for r in rl) > 0
+    final_version = rl[-1]["learner_policy_version"]
+    assert final_version >= 1
+    # the run's own placement record (written from the state API at the end) agrees, and every
+    # rollout replica holds the last adapter: versions advanced on each of them
+    placement = json.loads((run_dir / "placement.json").read_text())
+    for role, rows in placement["roles"].items():
+        assert len(rows) == REPLICAS[role]
+        for row in rows:
+            assert row["state"] == "ALIVE"
+            assert placement["nodes"][row["node_id"]]["resources"].get(role, 0) > 0, (role, row)
+    assert [row["policy_version"] for row in placement["roles"]["rollout"]] == [final_version] * 2
+    learner_nodes = {row["node_id"] for row in placement["roles"]["learner"]}
+    assert len(learner_nodes) == 1  # the two DeepSpeed ranks are packed on the learner node
+    # the DeepSpeed learner checkpointed (every 2 steps and at the end)
+    checkpoints = sorted(p.name for p in (run_dir / "checkpoints").glob("step_*"))
+    assert checkpoints == ["step_000002", "step_000003"]
     assert (run_dir / "eval" / "rl.json").is_file()

@@ -1,0 +1,66 @@
+"""`LocalCluster`: `cluster/local-cluster.sh` driven from a test (up on enter, down always on exit)."""
+
+from __future__ import annotations
+
+import os
+import random
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = REPO_ROOT / "cluster" / "local-cluster.sh"
+RAY = str(Path(sys.executable).with_name("ray"))
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("0.0.0.0", port))
+        except OSError:
+            return False
+        return True
+
+
+def free_base_port() -> int:
+    """A base port whose derived ports (base .. base+499, see the script) look free."""
+    rng = random.Random()
+    for _ in range(50):
+        base = rng.randrange(20000, 29000, 500)
+        if all(_port_free(base + d) for d in (0, 1, 2, 10, 20, 30, 40, 100, 200, 300, 400)):
+            return base
+    raise RuntimeError("no free port range for the local cluster")
+
+
+class LocalCluster:
+    def __init__(self, port: int | None = None):
+        self.port = port or free_base_port()
+        self.root = Path(f"/tmp/rlsys-cluster-{self.port}")
+        self.env = {**os.environ, "RLSYS_CLUSTER_PORT": str(self.port), "RLSYS_CLUSTER_ROOT": str(self.root),
+                    "PYTHON": sys.executable, "RAY_AUTH_MODE": "disabled", "OMP_NUM_THREADS": "1",
+                    "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"}
+        self.address = f"127.0.0.1:{self.port}"
+        self.dashboard = f"http://127.0.0.1:{self.port + 1}"
+
+    def script(self, action: str, timeout: float = 600) -> subprocess.CompletedProcess:
+        return subprocess.run(["bash", str(SCRIPT), action], capture_output=True, text=True, timeout=timeout,
+                              env=self.env, cwd=REPO_ROOT)
+
+    def __enter__(self) -> "LocalCluster":
+        up = self.script("up")
+        if up.returncode != 0:
+            self.script("down")
+            raise RuntimeError(f"local cluster did not start:\n{up.stdout}\n{up.stderr}")
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.script("down", timeout=300)
+
+    def submit(self, *args: str, timeout: float = 1800) -> subprocess.CompletedProcess:
+        """`ray job submit --working-dir . -- python -m rlsys.train ARGS` (waits for the job's end)."""
+        return subprocess.run(
+            [RAY, "job", "submit", "--address", self.dashboard, "--working-dir", ".",
+             "--runtime-env", "cluster/runtime_env.yaml", "--", "python", "-m", "rlsys.train", *args],
+            capture_output=True, text=True, timeout=timeout, env=self.env, cwd=REPO_ROOT,
+        )
