@@ -3,34 +3,15 @@
 from __future__ import annotations
 
 import os
-import random
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
+from rlsys.bench.scaling import free_base_port  # one rule for the cluster's port range
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = REPO_ROOT / "cluster" / "local-cluster.sh"
 RAY = str(Path(sys.executable).with_name("ray"))
-
-
-def _port_free(port: int) -> bool:
-    with socket.socket() as s:
-        try:
-            s.bind(("0.0.0.0", port))
-        except OSError:
-            return False
-        return True
-
-
-def free_base_port() -> int:
-    """A base port whose derived ports (base .. base+499, see the script) look free."""
-    rng = random.Random()
-    for _ in range(50):
-        base = rng.randrange(20000, 29000, 500)
-        if all(_port_free(base + d) for d in (0, 1, 2, 10, 20, 30, 40, 100, 200, 300, 400)):
-            return base
-    raise RuntimeError("no free port range for the local cluster")
 
 
 class LocalCluster:
