@@ -175,6 +175,14 @@ def default_texts(n_entities: int = 300, seed: int = 0) -> list[str]:
     another component's data); if it is unavailable the seed-SFT text alone is used.
     """
     texts = seed_sft_texts()
+    if not texts:
+        from rlsys.paths import shared_data_dir
+
+        # measured: without them the tokenizer learns no code merges and the expert's cell takes
+        # 90 tokens instead of 57 (more than the tiny preset's rollout.max_new_tokens of 64)
+        log.warning("no seed-SFT transcripts at %s (set RLSYS_SHARED_DATA): the tiny tokenizer is trained "
+                    "without code, and the tiny preset's cells will not fit its token budget",
+                    shared_data_dir() / "seed-sft")
     try:
         from rlsys.corpus.synthetic import generate_synthetic
 
