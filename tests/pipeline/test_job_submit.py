@@ -76,6 +76,6 @@ def test_cluster_job_places_every_role_on_its_nodes_and_trains(policy, tmp_path)
     learner_nodes = {row["node_id"] for row in placement["roles"]["learner"]}
     assert len(learner_nodes) == 1  # the two DeepSpeed ranks are packed on the learner node
     # the DeepSpeed learner checkpointed (every 2 steps and at the end)
-    checkpoints = sorted(p.name for p in (run_dir / "checkpoints").glob("step_*"))
-    assert checkpoints == ["step_000002", "step_000003"]
+    checkpoints = sorted(p.name for p in (run_dir / "checkpoints").glob("step-*"))
+    assert checkpoints == ["step-000002", "step-000003"]
     assert (run_dir / "eval" / "rl.json").is_file()
