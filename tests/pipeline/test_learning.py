@@ -18,6 +18,7 @@ from rlsys.config import load_config
 pytestmark = pytest.mark.slow
 
 
+@pytest.mark.timeout(2700)  # ~450 s quiet; measured past 900 s on a loaded machine (issue 17: >= 3x)
 def test_grpo_through_ray_raises_the_held_out_reward(tmp_path, local_ray):
     from rlsys.base_model import ensure_base_model
     from rlsys.corpus.index import ensure_index

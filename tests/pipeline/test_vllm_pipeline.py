@@ -32,7 +32,9 @@ def base_model(make_config, tmp_path_factory):
     return ensure_base_model(cfg)
 
 
-def test_grpo_with_vllm_rollouts(pipeline_artifacts, base_model, tmp_path):
+def test_grpo_with_vllm_rollouts(pipeline_artifacts, base_model, tmp_path, local_ray):
+    # local_ray: the run joins it and the fixture shuts it down (an in-process `main` leaves Ray
+    # initialised, and the next test's ray.init would fail)
     from rlsys.train import main
 
     index, _ = pipeline_artifacts
