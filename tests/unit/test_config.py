@@ -26,7 +26,15 @@ def test_the_shipped_presets_are_all_found():
 
 @pytest.mark.parametrize("preset", PRESETS)
 def test_presets_load(preset):
-    load_config(Path(__file__).resolve().parents[2] / preset)
+    import yaml
+
+    path = Path(__file__).resolve().parents[2] / preset
+    cfg = load_config(path)
+    # every value the preset sets is what the loaded tree holds (nothing dropped or coerced away)
+    for section, values in (yaml.safe_load(path.read_text()) or {}).items():
+        for key, value in (values or {}).items():
+            if not isinstance(value, dict):
+                assert getattr(getattr(cfg, section), key) == value, (preset, section, key)
 
 
 def test_dotted_overrides_are_typed():
