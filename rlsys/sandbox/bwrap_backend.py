@@ -16,6 +16,7 @@ import logging
 import os
 import shutil
 import signal
+import uuid
 from typing import Any
 
 from rlsys.sandbox.cgroup import CgroupUnavailable, MemoryCgroup, enter, remove_orphans
@@ -121,7 +122,7 @@ class BwrapBackend:
         self.use_cgroup = True
         self.cgroups: set[MemoryCgroup] = set()  # created by this backend and not yet removed
         try:  # probe once: a sandbox without a memory cap for its whole tree is refused
-            MemoryCgroup("probe", config.memory_mb << 20).remove()
+            MemoryCgroup(f"probe-{uuid.uuid4().hex[:8]}", config.memory_mb << 20).remove()
             remove_orphans()  # cgroups of workers that died without cleaning up
         except (CgroupUnavailable, OSError) as err:
             if config.bwrap_require_memory_cgroup:

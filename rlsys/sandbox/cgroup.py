@@ -47,6 +47,36 @@ def _parent() -> tuple[str, Path]:
 PREFIX = "rlsys-"
 
 
+def _start_time(pid: int | str) -> str | None:
+    """The process's start time in clock ticks since boot (field 22 of /proc/PID/stat), or None
+    if it is gone: with the pid it names one process, since pids are reused (pid_max is 32768 on
+    many hosts, and a long test session wraps it)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat.rsplit(")", 1)[1].split()[19]
+
+
+def owner_tag() -> str:
+    """`<pid>-<start time>`: what every sandbox cgroup of this process is named after."""
+    return f"{os.getpid()}-{_start_time('self')}"
+
+
+def _owner_alive(name: str) -> bool | None:
+    """Whether the owner a sandbox cgroup's name records is still running; None if the name is
+    not one of ours."""
+    fields = name[len(PREFIX):].split("-", 2)
+    if not fields[0].isdigit():
+        return None
+    started = _start_time(fields[0])
+    if started is None:
+        return False
+    if len(fields) > 1 and fields[1].isdigit():  # the start time it recorded: the same process?
+        return started == fields[1]
+    return True
+
+
 def sandbox_cgroups(part: str = "") -> list[Path]:
     """The sandbox cgroups (of any process of this host) whose name contains `part`."""
     try:
@@ -59,8 +89,7 @@ def sandbox_cgroups(part: str = "") -> list[Path]:
 def remove_orphans(wait_s: float = 10.0) -> int:
     """Removes the cgroups of sandbox owners that died (named rlsys-<pid>-...), waiting up to
     `wait_s` for their last processes to be gone; returns how many were removed."""
-    orphans = [p for p in sandbox_cgroups() if (pid := p.name[len(PREFIX):].split("-", 1)[0]).isdigit()
-               and not os.path.exists(f"/proc/{pid}")]
+    orphans = [p for p in sandbox_cgroups() if _owner_alive(p.name) is False]
     deadline = time.monotonic() + wait_s
     removed = 0
     while orphans:
@@ -81,12 +110,13 @@ def remove_orphans(wait_s: float = 10.0) -> int:
 
 
 class MemoryCgroup:
-    """One sandbox's memory cgroup (named after the owning process, so orphans can be found);
-    `procs` is the file its first process writes its pid to."""
+    """One sandbox's memory cgroup (named after the owning process and its start time, so orphans
+    can be found even after the pid is reused); `procs` is the file its first process writes its
+    pid to."""
 
     def __init__(self, name: str, limit_bytes: int):
         self.version, parent = _parent()
-        self.path = parent / f"{PREFIX}{os.getpid()}-{name}"
+        self.path = parent / f"{PREFIX}{owner_tag()}-{name}"
         try:
             self.path.mkdir()
             if self.version == "v2":

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from rlsys.sandbox.cgroup import sandbox_cgroups
+from rlsys.sandbox.cgroup import CgroupUnavailable, sandbox_cgroups
 from rlsys.sandbox.pool import SandboxPool, SandboxUnavailable
 from rlsys.sandbox.types import ExecStatus
 
@@ -218,3 +218,27 @@ async def test_auto_falling_back_to_bwrap_says_so_in_one_line(corpus, caplog):
         assert pool.stats()["warning"] == warning
         assert [r.getMessage() for r in caplog.records if r.levelname == "WARNING"] == [warning]
         await assert_serving(pool)
+
+
+def test_a_reused_pid_neither_blocks_a_new_cgroup_nor_keeps_a_dead_owners_one():
+    """CI once failed here: a worker's probe cgroup `rlsys-<pid>-probe` existed already, left by
+    a killed process whose pid the kernel had handed out again (pid_max 32768). Names now carry
+    the owner's start time and the probe a random suffix."""
+    from rlsys.sandbox.cgroup import MemoryCgroup, remove_orphans
+
+    try:
+        mine = MemoryCgroup(f"reuse-{uuid.uuid4().hex[:6]}", 64 << 20)
+    except CgroupUnavailable as err:
+        pytest.skip(f"no memory cgroup can be created here: {err}")
+    stale = mine.path.parent / f"rlsys-{os.getpid()}-1-reuse-stale"  # this pid, an earlier process
+    stale.mkdir()
+    try:
+        assert remove_orphans() >= 1
+        assert not stale.exists(), "the dead owner's cgroup (same pid, other start time) was kept"
+        assert mine.path.exists(), "the live owner's cgroup was removed"
+        again = MemoryCgroup(f"reuse-{uuid.uuid4().hex[:6]}", 64 << 20)
+        assert again.remove()
+    finally:
+        if stale.exists():
+            stale.rmdir()
+        assert mine.remove()
