@@ -88,6 +88,13 @@ class BwrapSandbox:
             return f"the sandbox was killed from outside (exit status {code})"
         return "cell"
 
+    def oom_kills(self) -> int | None:
+        """How many processes the kernel killed for this sandbox's memory cgroup (None: no cgroup)."""
+        return self.cgroup.oom_kills() if self.cgroup is not None else None
+
+    async def oom_killed(self) -> bool:
+        return bool(self.oom_kills())
+
     async def kill(self) -> None:
         if self.proc.returncode is None:
             try:  # the process group too: a sandbox child cloned a moment before bwrap died has no

@@ -43,6 +43,9 @@ class SandboxConfig(Section):
     """Deadline for a sandbox to start and answer."""
     acquire_timeout_s: float = Field(120.0, gt=0)
     """How long opening an episode waits for a free sandbox before its cells fail as infra errors."""
+    docker_host: str = ""
+    """Address of the Docker engine (e.g. `unix:///run/docker.sock`, `tcp://host:2375`); empty:
+    the `DOCKER_HOST` environment variable, else the default socket."""
     docker_timeout_s: float = Field(30.0, gt=0)
     """Timeout of every Docker API call."""
     episode_ttl_s: float = Field(3600.0, ge=1.0, le=7 * 86400.0)

@@ -4,7 +4,8 @@ The container is created with stdin open, attached (docker's multiplexed stream 
 hijacked socket, demultiplexed here) before it starts, so nothing the supervisor says is lost.
 `stdin_once`: when the worker's attach connection goes (the worker died), the supervisor reads
 EOF and the container stops. No log driver (a cell's output flood never reaches the daemon's
-disk), an open-files limit, no capabilities, no network, read-only root. Every SDK call runs in
+disk), an open-files limit, no capabilities, no network, read-only root, SIGKILL as the stop
+signal (PID 1 ignores SIGTERM: an engine shutdown or `docker stop` ends it at once). Every SDK call runs in
 a thread under the client's timeout; killing never raises and really stops the container (the
 hijacked socket is shut down, not only dereferenced, and the container is removed by force).
 """
@@ -30,12 +31,14 @@ class DockerUnavailable(RuntimeError):
     """No Docker engine answers, or the sandbox image is missing; the message says which."""
 
 
-def docker_client(timeout_s: float = 30.0):
-    """A docker SDK client with a timeout on every call; raises DockerUnavailable."""
+def docker_client(timeout_s: float = 30.0, host: str = ""):
+    """A docker SDK client with a timeout on every call, for the engine at `host` (empty: the
+    DOCKER_HOST environment variable or the default socket); raises DockerUnavailable."""
     try:
         import docker
 
-        client = docker.from_env(timeout=int(max(1, timeout_s)))
+        timeout = int(max(1, timeout_s))
+        client = docker.DockerClient(base_url=host, timeout=timeout) if host else docker.from_env(timeout=timeout)
         client.ping()
         return client
     except Exception as err:  # DockerException, requests/urllib3 errors, FileNotFoundError
@@ -105,6 +108,7 @@ class DockerSandbox:
         self.sock: socket.socket = getattr(sock_obj, "_sock", sock_obj)
         self.sock.setblocking(False)
         self.stderr_tail = bytearray()
+        self._oom_file: tuple[str, str] | None = None
         reader = asyncio.StreamReader(limit=8 << 20)
         self._pump = asyncio.create_task(_pump(self.sock, reader, self.stderr_tail))
         self.channel = HarnessChannel(reader, _SocketWriter(self.sock), name)
@@ -129,11 +133,43 @@ class DockerSandbox:
             state = self.container.attrs.get("State", {})
         except Exception as err:  # noqa: BLE001 - no engine to ask: not the cell's doing
             return f"the Docker engine did not answer ({type(err).__name__})"
-        if state.get("OOMKilled"):
+        if state.get("OOMKilled") and status in (137, None):  # PID 1 itself was OOM-killed
             return "the container ran out of memory"
         if not isinstance(status, int) or status >= 128 or status < 0:
             return f"the container was killed from outside (exit status {status})"
         return "cell"
+
+    def oom_kills(self) -> int | None:
+        """How many processes the kernel killed for the container's memory cap, read from the
+        engine host's cgroupfs (cgroup v1 or v2, cgroupfs or systemd driver); None when it is not
+        on this host (a remote engine): then `oom_killed()` asks the engine."""
+        if self._oom_file is None:
+            cid = self.container.id
+            for path, key in ((f"/sys/fs/cgroup/memory/docker/{cid}/memory.oom_control", "oom_kill "),
+                              (f"/sys/fs/cgroup/memory/system.slice/docker-{cid}.scope/memory.oom_control", "oom_kill "),
+                              (f"/sys/fs/cgroup/system.slice/docker-{cid}.scope/memory.events", "oom_kill "),
+                              (f"/sys/fs/cgroup/docker/{cid}/memory.events", "oom_kill ")):
+                if os.path.exists(path):
+                    self._oom_file = (path, key)
+                    break
+            else:
+                self._oom_file = ("", "")
+        path, key = self._oom_file
+        if not path:
+            return None
+        try:
+            with open(path) as f:
+                return next((int(line.split()[1]) for line in f if line.startswith(key)), 0)
+        except (OSError, ValueError):
+            return None
+
+    async def oom_killed(self) -> bool:
+        """Whether the engine recorded an OOM kill in the container (sticky: any since it started)."""
+        try:
+            await asyncio.to_thread(self.container.reload)
+            return bool(self.container.attrs.get("State", {}).get("OOMKilled"))
+        except Exception:  # noqa: BLE001 - no engine to ask
+            return False
 
     async def kill(self) -> None:
         self._pump.cancel()
@@ -149,7 +185,7 @@ class DockerBackend:
 
     def __init__(self, config: SandboxConfig, client=None, pool_tag: str = "default"):
         self.config, self.pool_tag = config, pool_tag
-        self.client = client or docker_client(config.docker_timeout_s)
+        self.client = client or docker_client(config.docker_timeout_s, config.docker_host)
         import docker.errors
 
         try:
@@ -189,7 +225,7 @@ class DockerBackend:
             network_mode="none", read_only=True, mem_limit=f"{cfg.memory_mb}m", memswap_limit=f"{cfg.memory_mb}m",
             nano_cpus=int(cfg.cpus * 1e9), pids_limit=cfg.pids, cap_drop=["ALL"],
             security_opt=["no-new-privileges"], tmpfs={"/tmp": f"size={cfg.tmpfs_mb}m,mode=1777"},
-            shm_size="4m", labels={LABEL: "1", OWNER_LABEL: self.owner,
+            shm_size="4m", stop_signal="SIGKILL", labels={LABEL: "1", OWNER_LABEL: self.owner,
                                                             POOL_LABEL: f"{self.owner}:{self.pool_tag}"})
         sock = self.client.api.attach_socket(container.id, params={"stdin": 1, "stdout": 1, "stderr": 1,
                                                                    "stream": 1})

@@ -1,4 +1,5 @@
-"""The in-sandbox harness (Python standard library only). Its source is passed with `python3 -c`.
+"""The in-sandbox harness (Python standard library only). It is passed with `python3 -c`: a
+launcher runs the host-compiled code object when the sandbox's Python matches, else this source.
 
 Two roles in one file:
 
@@ -107,8 +108,8 @@ def _write_all(fd, data):
 
 # ----------------------------------------------------------------------------- supervisor
 class Supervisor:
-    def __init__(self, source):
-        self.source = source
+    def __init__(self, program):
+        self.program = program  # the `-c` program and its arguments (launcher, magic, code, source)
         self.host = Lines(0, 64 << 20)
         self.init = {}
         self.child = None      # dict(pid, proc, ctl, lines, out)
@@ -136,7 +137,7 @@ class Supervisor:
         env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": "/tmp", "LANG": "C.UTF-8",
                "PYTHONDONTWRITEBYTECODE": "1", "PYTHONIOENCODING": "utf-8"}
         proc = subprocess.Popen(
-            [sys.executable, "-I", "-c", self.source, "child", str(child.fileno())], stdin=subprocess.DEVNULL,
+            [sys.executable, "-I", "-c", *self.program, "child", str(child.fileno())], stdin=subprocess.DEVNULL,
             stdout=out_w, stderr=out_w, pass_fds=(child.fileno(),), close_fds=True, cwd="/tmp", env=env)
         child.close()
         os.close(out_w)
@@ -376,7 +377,7 @@ def supervisor_main():
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2, signal.SIGALRM):
         signal.signal(sig, signal.SIG_IGN)
     argv = getattr(sys, "orig_argv", None) or open("/proc/self/cmdline", "rb").read().decode().split("\0")
-    Supervisor(argv[argv.index("-c") + 1]).serve()
+    Supervisor(argv[argv.index("-c") + 1 : -1]).serve()  # everything between `-c` and "supervisor"
 
 
 if __name__ == "__main__":

@@ -193,7 +193,14 @@ class SandboxPool:
         if self._free.empty() and not self._closed and self._starting == 0 \
                 and self._live < self.size + self.config.burst_containers:
             self._spawn(self._reserve())
-        slot = await asyncio.wait_for(self._free.get(), self.config.acquire_timeout_s)
+        deadline = time.monotonic() + self.config.acquire_timeout_s
+        while True:
+            slot = await asyncio.wait_for(self._free.get(), max(0.0, deadline - time.monotonic()))
+            if not slot.sandbox.channel.reader.at_eof():
+                break
+            # it died while it waited as a spare (engine restarted, killed from outside): replace it
+            self.counts["spares_lost"] += 1
+            self._live_discard(slot)
         self._refill()
         return slot
 
@@ -266,8 +273,11 @@ class SandboxPool:
             slot.cells += 1
             gate = ToolGate(self.tool_fn, self.config.max_tool_calls_per_cell, self.config.max_tool_bytes_per_cell)
             started = time.monotonic()
+            oom_before = slot.sandbox.oom_kills()
             try:
                 result = await slot.sandbox.channel.run_cell(code, timeout, gate, self.config.output_bytes)
+                if result.status is ExecStatus.KILLED and await self._out_of_memory(slot, oom_before):
+                    result = self._replace_after_oom(episode, slot, result)
             except ChannelBroken as err:
                 log.info("sandbox %s broke during a cell: %s", slot.sandbox.name, err)
                 result = await self._lost(episode, slot, between_cells=False, started=started, hung=not err.died)
@@ -280,6 +290,26 @@ class SandboxPool:
                 self._spawn(self._discard(episode.slot))  # closed while this cell ran
                 episode.slot = None
             return self._count(result)
+
+    @staticmethod
+    async def _out_of_memory(slot: _Slot, before: int | None) -> bool:
+        """Whether the kernel OOM-killed a process of the sandbox during the cell."""
+        after = slot.sandbox.oom_kills()
+        if before is not None and after is not None:
+            return after > before
+        return await slot.sandbox.oom_killed()
+
+    def _replace_after_oom(self, episode: _Episode, slot: _Slot, result: ExecResult) -> ExecResult:
+        """The cell's interpreter was killed for the sandbox's memory cap: the cell's outcome
+        (scored), said as such; the episode goes on in a fresh sandbox, since what filled the
+        memory (pinned SysV segments, tmpfs files) can outlive the interpreter."""
+        self.counts["cells_out_of_memory"] += 1
+        episode.slot, episode.lost = None, "cell"
+        self._spawn(self._discard(slot))
+        result.error = (f"MemoryError: the code used more than the sandbox's memory cap of {self.config.memory_mb} MB "
+                        "and was killed (out of memory); the sandbox was replaced: variables and files from "
+                        "earlier cells are gone")
+        return result
 
     async def _lost(self, episode: _Episode, slot: _Slot, between_cells: bool, started: float,
                     hung: bool = False) -> ExecResult:
