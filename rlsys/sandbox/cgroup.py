@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 ROOT = Path("/sys/fs/cgroup")
+PROC_CGROUP = Path("/proc/self/cgroup")  # (both module constants: tests point them at a fake cgroupfs)
 
 
 class CgroupUnavailable(RuntimeError):
@@ -19,7 +20,7 @@ class CgroupUnavailable(RuntimeError):
 
 
 def _own_path(controller_line: str) -> str:
-    for line in Path("/proc/self/cgroup").read_text().splitlines():
+    for line in PROC_CGROUP.read_text().splitlines():
         hier, controllers, path = line.split(":", 2)
         if controller_line in controllers.split(",") or (controller_line == "" and hier == "0" and not controllers):
             return path.lstrip("/")
