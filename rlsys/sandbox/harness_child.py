@@ -1,7 +1,7 @@
 """The episode interpreter of the sandbox harness (Python standard library only).
 
 Sent into the sandbox together with `harness.py` (one `python3 -c` source, this file first);
-the supervisor starts it as `python3 -I -c <launcher> <magic> <code> <source> child <fd>`. It runs the episode's cells in
+the supervisor forks it (`sys.argv` is then `['-c', 'child', '<fd>']`). It runs the episode's cells in
 one globals dict: fd 1/2 are a pipe drained by the supervisor, fd <fd> is its control socket
 (cell requests in, tool calls and results out). Tools are re-bound before every cell; a trailing
 expression is echoed like a notebook; exceptions come back as the cell's traceback lines only.

@@ -71,3 +71,27 @@ async def test_episodes_are_fresh(pool):
     (r1,) = await run_cells(pool, "leftover = 1")
     (r2,) = await run_cells(pool, "'leftover' in dir()")
     assert r1.status is ExecStatus.OK and r2.stdout == "False\n"
+
+
+FDS_AND_ENV = """import os, sys
+kinds = []
+for f in sorted(int(x) for x in os.listdir('/proc/self/fd')):
+    try:
+        kinds.append(os.readlink(f'/proc/self/fd/{f}').split(':')[0])
+    except OSError:
+        pass  # the listing's own fd, closed by now
+print(sorted(kinds))
+print(sys.argv[:2], os.getcwd(), os.environ['HOME'], os.environ.get('PYTHONIOENCODING'), callable(exit),
+      callable(help), sys.dont_write_bytecode, os.read(0, 1))
+"""
+
+
+async def test_the_interpreter_looks_like_a_fresh_python(pool):
+    """It is forked from the supervisor: nothing of the supervisor shows (no fd of the host
+    channel, the interpreter's own environment, argv, cwd and builtins, stdin at EOF)."""
+    (r,) = await run_cells(pool, FDS_AND_ENV)
+    assert r.status is ExecStatus.OK, r
+    fds, rest = r.stdout.splitlines()
+    # stdin, stdout/stderr (the output pipe), the control socket, the interpreter's dup of stdout
+    assert fds == "['/dev/null', 'pipe', 'pipe', 'pipe', 'socket']", r.stdout
+    assert rest == "['-c', 'child'] /tmp /tmp utf-8 True True True b''", r.stdout

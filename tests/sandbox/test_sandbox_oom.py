@@ -40,9 +40,13 @@ async def test_out_of_memory_kill_names_memory_and_replaces_the_sandbox(corpus, 
         await pool.open(episode)
         first = pool._episodes[episode].slot.sandbox
         assert first.oom_kills() in (0, None)
-        kept = await pool.run(episode, "kept = 1\nopen('/tmp/mine', 'w').write('x')", timeout_s=10)
+        # the interpreter is the OOM killer's first choice, never the supervisor (PID 1)
+        kept = await pool.run(episode, "kept = 1\nopen('/tmp/mine', 'w').write('x')\n"
+                                       "print(open('/proc/self/oom_score_adj').read().strip(), "
+                                       "open('/proc/1/oom_score_adj').read().strip())", timeout_s=10)
         pinned = await pool.run(episode, PIN, timeout_s=20)
         assert kept.status is ExecStatus.OK and pinned.status is ExecStatus.OK, (kept, pinned)
+        assert kept.stdout == "1000 0\n", kept
         assert pinned.stdout == "pinned 3\n", pinned
         grown = await pool.run(episode, GROW, timeout_s=20)
         assert grown.status is ExecStatus.KILLED, grown  # scored: the cell did it
