@@ -48,7 +48,7 @@ def test_workers_route_sticky_and_never_cross_and_dead_worker_is_infra_error(ray
     from rlsys.config import Config
 
     corpus = ray.remote(num_cpus=0.1)(PageActor).remote()
-    cfg = small_config(workers=2, containers_per_worker=2)
+    cfg = small_config(workers=2, containers_per_worker=2, acquire_timeout_s=120)  # 8 episodes on 4 spares, loaded CI
     workers = create_sandbox_workers(cfg, corpus, num_cpus=0.1, backend="docker")
     # the controller's way: the whole config dict and a list of corpus actors
     workers[1] = SandboxWorker.options(num_cpus=0.1).remote(Config(sandbox=cfg).model_dump(), [corpus], None, "docker")
