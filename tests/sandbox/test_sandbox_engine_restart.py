@@ -114,7 +114,7 @@ async def _first_ok_episode(pool, deadline_s: float) -> float:
 
 
 async def test_engine_restart_mid_cell_is_infra_error_and_the_pool_recovers(engine):
-    config = small_config(docker_host=engine.host, acquire_timeout_s=START_S)
+    config = small_config(docker_host=engine.host, acquire_timeout_s=START_S, cell_timeout_s=10.0)
     async with SandboxPool(config, lambda name, kwargs: "x", size=2, backend="docker") as pool:
         episode = uuid.uuid4().hex
         await pool.open(episode)
@@ -134,4 +134,5 @@ async def test_engine_restart_mid_cell_is_infra_error_and_the_pool_recovers(engi
             (result,) = await run_cells(pool, "print('again')")
             assert result.status is ExecStatus.OK and result.stdout == "again\n", result
         assert pool.counts["cells_killed"] == 0 and pool.counts["cells_timeout"] == 0
+        assert pool.counts["spares_lost"] >= 1  # the spare that died with the engine was not handed out
     assert engine.containers() == []  # nothing of the pool is left in the restarted engine
