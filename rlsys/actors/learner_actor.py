@@ -36,6 +36,10 @@ class LearnerActor:
         self.rank, self.world = rank, world
         self.learner = None
 
+    def process_id(self) -> int:
+        """The rank's process id (fault tests kill one rank's process)."""
+        return os.getpid()
+
     def node_ip(self) -> str:
         return ray.util.get_node_ip_address()
 

@@ -6,7 +6,8 @@
     executor = SandboxClient(workers)                  # open / run / close, like a local pool
 
 An episode sticks to the worker it was opened on. A worker that dies fails its episodes' cells
-as `infra_error` (never as model errors) and gets no new episodes. The worker never blocks its
+as `infra_error` (never as model errors) and gets no new episodes for `SUSPECT_S`; then it is
+tried again (Ray restarts it, e.g. when its node comes back). The worker never blocks its
 event loop: tool calls to corpus actors are awaited (no `ray.get` inside the async actor).
 `shutdown()` kills every sandbox of the worker (call it before `ray.kill`, or containers stay
 until the next worker on the host removes them as orphans).
@@ -163,10 +164,10 @@ class SandboxClient:
         return index
 
     def _lost(self, index: int, err: BaseException, episode_id: str | None = None) -> ExecResult:
-        if isinstance(err, ray.exceptions.ActorDiedError):
-            self.dead.add(index)  # for good
-        elif isinstance(err, ray.exceptions.RayActorError):
-            self.suspect_until[index] = time.monotonic() + SUSPECT_S  # restarting: no new episodes a while
+        if isinstance(err, ray.exceptions.RayActorError):
+            # dead or restarting: no new episodes for a while, then it is tried again (a restartable
+            # worker comes back, e.g. when its stopped node returns; one that stays dead fails fast)
+            self.suspect_until[index] = time.monotonic() + SUSPECT_S
         if episode_id is not None:
             self.lost.add(episode_id)  # whatever happens to the worker, this episode's state is gone
         log.warning("sandbox worker %d failed: %s", index, err)

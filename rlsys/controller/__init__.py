@@ -5,8 +5,9 @@
 - `weight_sync.py` — the adapter push protocol (policy versions, re-sync of restarted workers)
 - `phases.py`      — the phase schedule: overlapped, or sequential with engines asleep outside their phase
 - `checkpoints.py` — one checkpoint layer: learner state + controller state in one checksummed manifest
-- `deadlines.py`   — every remote wait with its deadline (`train.*_timeout_s`)
+- `deadlines.py`   — every remote wait with its deadline (`train.*_timeout_s`); a dead learner rank fails at once
 - `questions.py`   — the train / held-out split of the configured questions
+- `question_log.py` — `questions.jsonl`: each step's question ids (a resumed run shows the same sequence)
 - `entry.py`       — `python -m rlsys.train` / `rlsys train` arguments and main
 
 Only this package and `rlsys/actors` know about Ray.

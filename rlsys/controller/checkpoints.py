@@ -14,7 +14,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from rlsys.controller.deadlines import get
+from rlsys.controller.deadlines import get_ranks
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +31,7 @@ def save(system: Any, run_dir: Path, step: int, controller_state: dict[str, Any]
     Every rank is called: under DeepSpeed the save gathers the partitioned optimizer state (rank 0 writes)."""
     refs = [rank.save_checkpoint.remote(str(checkpoint_root(run_dir)), controller_state, config, step)
             for rank in system.learners]
-    path = Path(get(refs, timeout_s, "the checkpoint write", "train.learn_timeout_s")[0])
+    path = Path(get_ranks(refs, timeout_s, "the checkpoint write", "train.learn_timeout_s")[0])
     log.info("checkpoint written: %s", path)
     return path
 
@@ -45,8 +45,8 @@ def latest(run_dir: Path) -> Path | None:
 
 def restore(system: Any, path: Path, timeout_s: float) -> dict[str, Any]:
     """Loads `path` into every learner rank; returns the controller state stored with it."""
-    states = get([rank.load_checkpoint.remote(str(path)) for rank in system.learners], timeout_s,
-                 "loading the checkpoint", "train.setup_timeout_s")
+    states = get_ranks([rank.load_checkpoint.remote(str(path)) for rank in system.learners], timeout_s,
+                       "loading the checkpoint", "train.setup_timeout_s")
     state = states[0]
     data = dict(state["data_state"])
     data.setdefault("step", state["step"])

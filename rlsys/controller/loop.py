@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from rlsys.config import Config
+from rlsys.controller.question_log import QuestionLog
 from rlsys.controller.questions import load_questions
 from rlsys.corpus.types import Question
 from rlsys.question_sampler import QuestionSampler
@@ -44,6 +45,7 @@ class Controller:
         self.weights = None
         self.phases = None
         self.metrics = None
+        self.question_log: QuestionLog | None = None
         self.train_questions: list[Question] = []
         self.test_questions: list[Question] = []
         self.sampler: QuestionSampler | None = None
@@ -91,6 +93,7 @@ class Controller:
         elif self.resume:
             log.info("--resume given but %s has no complete checkpoint; starting from step 0", self.run_dir)
         self.metrics = MetricsWriter(self.run_dir, wandb_project=self.cfg.train.wandb_project, resume_step=self.step)
+        self.question_log = QuestionLog(self.run_dir, resume_step=self.step)
         self.sampler = QuestionSampler(self.train_questions, seed=self.cfg.train.seed, cursor=cursor)
         if push:
             self.push_adapter()
@@ -146,6 +149,7 @@ class Controller:
                     **self.phases.step_figures(),
                 )
                 self.metrics.log(self.step, summary, stage="rl")
+                self.question_log.write(self.step, [q.id for q in questions])
                 last = summary
                 advance(f"reward {summary['reward_mean']:+.3f}  acc {summary['accuracy']:.2f}")
                 if cfg.eval_every and self.step % cfg.eval_every == 0 and self.step < cfg.steps:
@@ -179,11 +183,12 @@ class Controller:
     def _learn(self, outcomes: list[GroupOutcome], version: int) -> dict[str, Any]:
         import ray
 
-        from rlsys.controller.deadlines import get
+        from rlsys.controller.deadlines import get_ranks
 
         groups_ref = ray.put([o.trajectories for o in outcomes])
-        metrics = get([rank.grpo_step.remote(groups_ref, version) for rank in self.system.learners],
-                      self.cfg.train.learn_timeout_s, "the learner's GRPO step", "train.learn_timeout_s")[0]
+        # a dead rank fails the run at once, naming the rank (the others wait in a collective)
+        metrics = get_ranks([rank.grpo_step.remote(groups_ref, version) for rank in self.system.learners],
+                            self.cfg.train.learn_timeout_s, "the learner's GRPO step", "train.learn_timeout_s")[0]
         return metrics
 
     # ---- eval and checkpoints ----------------------------------------------------------------
