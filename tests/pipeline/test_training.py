@@ -41,29 +41,44 @@ def _controller(cfg, run_dir, **kw):
     return controller
 
 
-def test_async_pipeline_bounds_staleness_and_survives_a_killed_sandbox_worker(make_config, sft_adapter, local_ray, tmp_path):
+def test_async_pipeline_trains_every_step_with_dynamic_sampling_and_survives_a_dead_sandbox_worker(
+        make_config, sft_adapter, local_ray, tmp_path):
     import ray
 
     from rlsys.controller.flight import launch_groups
+    from rlsys.rollout.types import EndReason
 
     run = tmp_path / "run"
-    cfg = make_config(run, "train.steps=3", "train.max_staleness=1", "sandbox.workers=2",
-                          "learner.lr=5e-3")
+    cfg = make_config(run, "train.steps=3", "train.max_staleness=1", "sandbox.workers=2", "learner.lr=5e-3",
+                      "judge.reward=approach", "train.informative_groups=2", "train.max_groups_drawn=6")
     controller = _controller(cfg, run, init_adapter=str(sft_adapter))
     try:
-        # kill one sandbox worker while the first step's episodes are running
+        # sandbox worker 0 dies for good before any episode: each rollout worker's first episode is
+        # routed to it (least loaded, lowest index) and must come back as an infra error, not a crash
+        ray.kill(controller.system.sandbox[0], no_restart=True)
         flight = launch_groups(controller.system, controller.weights, controller.train_questions[:2], seed=1)
-        time.sleep(2.0)
-        ray.kill(controller.system.sandbox[0], no_restart=False)
         outcomes = flight.collect(timeout_s=600)
         assert all(o.failure is None for o in outcomes)  # groups complete; lost episodes are infra errors
+        episodes = [t for o in outcomes for t in o.trajectories]
+        lost = [t for t in episodes if t.end_reason is EndReason.INFRA_ERROR]
+        assert lost and all(t.failure == "infra_error" and t.excluded for t in lost), [t.end_reason for t in episodes]
+        assert len(lost) < len(episodes)  # the other sandbox worker ran the rest
         controller.run()
     finally:
         controller.close()
     rl = read_metrics(run, stage="rl")
     assert [r["step"] for r in rl] == [1, 2, 3]
-    assert all(r["staleness_max"] <= 1 for r in rl)
-    assert all(r["learner_excluded_stale"] == 0 for r in rl)
+    for r in rl:
+        # something was trained every step, and only informative groups reached the learner
+        assert r["learner_trained_trajectories"] > 0 and r["learner_skipped"] == 0, r
+        assert r["groups_trained"] == r["groups_informative"] == r["learner_groups"], r
+        assert r["learner_zero_std_groups"] == 0, r
+        assert r["groups_drawn"] == r["groups_informative"] + r["groups_dropped"]
+        assert r["groups_informative"] >= 2 or r["groups_drawn"] == 6, r  # the target, or the cap
+        assert 2 <= r["groups_drawn"] <= 6
+        assert r["staleness_max"] <= 1 and r["learner_excluded_stale"] == 0
+    # step 2 was launched before step 1 was learned (depth 1) and trained after it: staleness 1
+    assert rl[1]["launched_at_version"] == 0 and rl[1]["policy_version"] == 1 and rl[1]["staleness_max"] == 1
     assert verify_checkpoint(run / "checkpoints" / "step-000003")
 
 
