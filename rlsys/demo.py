@@ -91,17 +91,14 @@ def expert_trajectories(cfg: Config, out_dir: Path) -> dict:
 
 
 def run_sft(cfg_path: str | None, overrides: list[str], data_dir: Path, out_dir: Path) -> None:
-    from rlsys.cli import main as cli_main
+    """The SFT stage with the demo's config (`cfg_path` + `overrides`), unless its adapter exists."""
+    from rlsys.config import DEFAULT_PRESET, load_config
+    from rlsys.sft_stage import run_sft as train_sft
 
     if (out_dir / "adapter" / "adapter_config.json").is_file():
         console.print(f"SFT adapter already at {out_dir / 'adapter'}; reusing it")
         return
-    args = ["sft", "--data", str(data_dir), "--out", str(out_dir)]
-    if cfg_path:
-        args += ["--config", cfg_path]
-    for o in overrides:
-        args += ["--set", o]
-    code = cli_main(args)
+    code = train_sft(load_config(cfg_path or DEFAULT_PRESET, overrides), data=str(data_dir), out=out_dir)
     if code != 0:
         raise RuntimeError(f"SFT failed (exit code {code}); see the messages above")
 
