@@ -63,7 +63,7 @@ def summarise_run(run_dir: Path) -> dict[str, Any]:
         "informative_groups_median": median(informative) if informative else None,
         "groups_per_step": per_step,
         "diagnostics_per_step": {key: [r.get(key) for r in rl] for key in DIAGNOSTICS if any(key in r for r in rl)},
-        "step_s_median": median(r["step_s"] for r in rl) if rl else None,
+        "step_s_median": median(step_s) if (step_s := [r["step_s"] for r in rl if "step_s" in r]) else None,
         "stage_s": json.loads((run_dir / STAGE_TIMES).read_text()) if (run_dir / STAGE_TIMES).is_file() else {},
     }
 

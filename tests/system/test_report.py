@@ -239,3 +239,24 @@ def test_several_samples_and_greedy_get_their_own_paired_intervals(tmp_path):
     assert sampled["diff"] == pytest.approx((6 - 1) / 8) and greedy["diff"] == pytest.approx(3 / 4)
     assert sampled["questions"] == greedy["questions"] == 4
     assert sampled["low"] <= sampled["diff"] <= sampled["high"]
+
+
+def test_bench_learning_summarises_a_finished_run(tmp_path):
+    """`rlsys bench learning`'s figures come from the run's own files: rows, intervals, curve, groups."""
+    from rlsys.bench.learning import summarise_run
+
+    _synthetic_run(tmp_path)
+    with MetricsWriter(tmp_path, use_tensorboard=False) as writer:
+        for step, informative in ((21, 4), (22, 3)):
+            writer.log(step, {"groups_drawn": 8, "groups_informative": informative, "groups_dropped": 8 - informative,
+                              "learner_entropy": 1.5, "step_s": 10.0}, stage="rl")
+            writer.log(step, {"eval_accuracy": step / 100, "eval_greedy_accuracy": 0.5}, stage="eval")  # the controller's keys
+    write_report(tmp_path)
+    figures = summarise_run(tmp_path)
+    assert {k: v["accuracy"] for k, v in figures["rows"].items()} == {"base": 0.25, "sft": 0.5, "rl": 0.75}
+    assert [(d["metric"], d["label"]) for d in figures["differences"]] == [
+        ("sampled", "SFT − base"), ("sampled", "SFT+RL − SFT"), ("sampled", "SFT+RL − base")]
+    assert figures["held_out_curve"] == [{"step": 21, "accuracy": 0.21, "greedy_accuracy": 0.5},
+                                         {"step": 22, "accuracy": 0.22, "greedy_accuracy": 0.5}]
+    assert figures["informative_groups_per_step"] == [4, 3] and figures["informative_groups_median"] == 3.5
+    assert figures["steps"] == 22 and figures["step_s_median"] == 10.0 and figures["stage_s"] == {}
