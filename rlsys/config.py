@@ -42,10 +42,18 @@ class TrainConfig(Section):
     """Questions per GRPO step (each gets `rollout.group_size` rollouts)."""
     max_staleness: int = Field(1, ge=0)
     """Policy versions a rollout may lag the learner; 0 is fully synchronous."""
+    informative_groups: int = Field(0, ge=0, le=4096)
+    """Dynamic sampling (DAPO): a step keeps drawing questions until it holds this many groups with non-zero reward variance (or has drawn `max_groups_drawn`), and trains only on those; the rest are logged (`groups_drawn` / `groups_informative` / `groups_dropped`). 0 = off: a step trains on its `questions_per_step` groups."""
+    max_groups_drawn: int = Field(16, ge=1, le=16384)
+    """Dynamic sampling: the most groups one step may draw (its `questions_per_step` included); must be >= `questions_per_step` when `informative_groups` > 0."""
     eval_every: int = Field(10, ge=0)
     """Evaluate on the held-out split every N steps (0 = only at the end)."""
     eval_questions: int = Field(32, ge=1)
     """Held-out questions per evaluation."""
+    eval_samples: int = Field(1, ge=1, le=64)
+    """Sampled episodes per held-out question at `rollout.temperature_min`; the eval's accuracy is correct / all of them, and the report's paired intervals use each question's mean over its samples."""
+    eval_greedy: bool = False
+    """Also evaluate one greedy episode (temperature 0) per question; its accuracy is reported beside the sampled one (`summary.greedy`, the report's `greedy` column and intervals)."""
     checkpoint_every: int = Field(10, ge=0)
     """Write a checkpoint every N steps."""
     output_dir: str = Field("runs/latest", min_length=1)
@@ -98,6 +106,9 @@ class Config(Section):
             ("rollout.replicas", not one_gpu or self.rollout.replicas == 1, "must be 1 when train.mode is collocated"),
             ("judge.replicas", not one_gpu or self.judge.replicas == 1, "must be 1 when train.mode is collocated"),
             ("learner.gpus", not one_gpu or self.learner.gpus == 1, "must be 1 when train.mode is collocated"),
+            ("train.max_groups_drawn",
+             not self.train.informative_groups or self.train.max_groups_drawn >= self.train.questions_per_step,
+             "must be >= train.questions_per_step when train.informative_groups > 0"),
         )
 
 

@@ -33,8 +33,14 @@ def _stage(name: str, text: str) -> float:
     return time.perf_counter()
 
 
-def _done(start: float, text: str) -> None:
-    console.print(f"[green]✓[/green] {text} ({time.perf_counter() - start:.0f} s)")
+STAGE_TIMES = "demo_stages.json"  # in the run dir: wall seconds per stage (read by `rlsys bench learning`)
+
+
+def _done(start: float, text: str, times: dict[str, float] | None = None, name: str | None = None) -> None:
+    seconds = time.perf_counter() - start
+    if times is not None and name:
+        times[name] = round(seconds, 2)
+    console.print(f"[green]✓[/green] {text} ({seconds:.0f} s)")
 
 
 def build_corpus(cfg: Config) -> Path:
@@ -91,17 +97,14 @@ def expert_trajectories(cfg: Config, out_dir: Path) -> dict:
 
 
 def run_sft(cfg_path: str | None, overrides: list[str], data_dir: Path, out_dir: Path) -> None:
-    from rlsys.cli import main as cli_main
+    """The SFT stage with the demo's config (`cfg_path` + `overrides`), unless its adapter exists."""
+    from rlsys.config import DEFAULT_PRESET, load_config
+    from rlsys.sft_stage import run_sft as train_sft
 
     if (out_dir / "adapter" / "adapter_config.json").is_file():
         console.print(f"SFT adapter already at {out_dir / 'adapter'}; reusing it")
         return
-    args = ["sft", "--data", str(data_dir), "--out", str(out_dir)]
-    if cfg_path:
-        args += ["--config", cfg_path]
-    for o in overrides:
-        args += ["--set", o]
-    code = cli_main(args)
+    code = train_sft(load_config(cfg_path or DEFAULT_PRESET, overrides), data=str(data_dir), out=out_dir)
     if code != 0:
         raise RuntimeError(f"SFT failed (exit code {code}); see the messages above")
 
@@ -116,41 +119,52 @@ def run_demo(cfg: Config, cfg_path: str | None, overrides: list[str], run_dir: P
     # (OMP_NUM_THREADS=1 is meant for the many actors sharing the cores in stage 5)
     import torch
 
+    times: dict[str, float] = {}
     actor_threads = torch.get_num_threads()
     torch.set_num_threads(os.cpu_count() or 1)
 
     t = _stage("1/6 corpus", f"{cfg.corpus.source} corpus and its LanceDB index")
     index = build_corpus(cfg)
-    _done(t, f"index at {index}")
+    _done(t, f"index at {index}", times, "corpus")
 
     t = _stage("2/6 model", "tiny Qwen3-architecture base model (built and pretrained here)")
     model = build_model(cfg)
-    _done(t, f"model at {model}")
+    _done(t, f"model at {model}", times, "model")
 
     t = _stage("3/6 expert", "scripted-expert trajectories through the sandbox")
     expert = expert_trajectories(cfg, run_dir / "sft_data")
-    _done(t, f"expert trajectories: {expert}")
+    _done(t, f"expert trajectories: {expert}", times, "expert")
 
     t = _stage("4/6 sft", "LoRA SFT on the expert trajectories")
     run_sft(cfg_path, overrides, run_dir / "sft_data", run_dir / "sft")
-    _done(t, f"SFT adapter at {run_dir / 'sft' / 'adapter'}")
+    _done(t, f"SFT adapter at {run_dir / 'sft' / 'adapter'}", times, "sft")
 
     torch.set_num_threads(actor_threads)
     t = _stage("5/6 grpo", "GRPO through Ray, with eval of base, SFT and SFT+RL")
     controller = Controller(cfg, run_dir, init_adapter=str(run_dir / "sft" / "adapter"))
     try:
         controller.setup(push=False)
+        times["actors_start"] = round(time.perf_counter() - t, 2)
+        e = time.perf_counter()
         base = controller.evaluate(stage="base", step=0)
         controller.push_adapter()
         sft = controller.evaluate(stage="sft", step=0)
-        controller.run()
+        times["eval_base_sft"] = round(time.perf_counter() - e, 2)
+        e = time.perf_counter()
+        controller.run()  # with train.eval_every, the held-out curve's points are evaluated in here
+        times["grpo"] = round(time.perf_counter() - e, 2)
+        e = time.perf_counter()
         final = controller.evaluate(stage="rl", step=controller.step)
+        times["eval_rl"] = round(time.perf_counter() - e, 2)
     finally:
         controller.close()
-    _done(t, f"accuracy base {base['accuracy']:.3f} -> SFT {sft['accuracy']:.3f} -> SFT+RL {final['accuracy']:.3f}")
+    _done(t, f"accuracy base {base['accuracy']:.3f} -> SFT {sft['accuracy']:.3f} -> SFT+RL {final['accuracy']:.3f}",
+          times, "grpo_stage")
 
     t = _stage("6/6 report", "markdown table and plots")
     report = write_report(run_dir)
-    _done(t, f"report at {report}")
+    _done(t, f"report at {report}", times, "report")
+    times["total"] = round(time.perf_counter() - started, 2)
+    (run_dir / STAGE_TIMES).write_text(json.dumps(times, indent=1) + "\n")
     console.print(f"[bold]demo finished in {time.perf_counter() - started:.0f} s[/bold]; run dir: {run_dir}")
     return report

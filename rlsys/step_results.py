@@ -66,18 +66,19 @@ def step_summary(outcomes: list[GroupOutcome], learn: dict[str, Any], trained_at
     return summary
 
 
-def lost_as_infra_errors(outcomes: list[GroupOutcome]) -> tuple[list[Trajectory], list[Verdict]]:
-    """Flattens outcomes for evaluation; a lost group becomes one infra-error episode, so an
-    evaluation never silently shrinks its question set."""
+def lost_as_infra_errors(outcomes: list[GroupOutcome], k: int = 1) -> tuple[list[Trajectory], list[Verdict]]:
+    """Flattens outcomes for evaluation; a lost group becomes `k` infra-error episodes (the ones
+    it should have had), so an evaluation never silently shrinks its denominator."""
     trajectories: list[Trajectory] = []
     verdicts: list[Verdict] = []
     for o in outcomes:
         if o.failure is not None:
-            trajectories.append(
-                Trajectory(f"lost-{o.question.id}", o.question, [], [], [], 0, end_reason=EndReason.INFRA_ERROR,
-                           failure="infra_error")
-            )
-            verdicts.append(Verdict(Category.JUDGE_ERROR, rationale=o.failure))
+            for i in range(k):
+                trajectories.append(
+                    Trajectory(f"lost-{o.question.id}" + (f"-{i}" if k > 1 else ""), o.question, [], [], [], 0,
+                               end_reason=EndReason.INFRA_ERROR, failure="infra_error")
+                )
+                verdicts.append(Verdict(Category.JUDGE_ERROR, rationale=o.failure))
             continue
         trajectories += o.trajectories
         verdicts += o.verdicts

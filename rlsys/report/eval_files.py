@@ -23,8 +23,12 @@ Schema of one eval file (written by `write_eval`, read by `load_eval` and the re
         "taxonomy": {"correct": 41, "interface_misuse": 3, ...},         # counts, every class
         "taxonomy_share": {"correct": 0.43, "interface_misuse": 0.03, ...}  # counts / scored (infra_error: / episodes)
         "search": {"missed_then_recovered": 5, "missed_never_retried": 9},  # `search_class` counts
-        "search_share": {"missed_then_recovered": 0.05, ...}               # counts / scored
+        "search_share": {"missed_then_recovered": 0.05, ...},              # counts / scored
+        "questions": 96,          # distinct questions; "samples_per_question": episodes / questions
+        "greedy": {"episodes": 96, "infra_errors": 0, "accuracy": 0.45, "accuracy_scored": 0.45}  # only
+                                  # with greedy episodes (`train.eval_greedy`)
       },
+      "greedy_episodes": [...],   # rows as "episodes", of the greedy (temperature 0) episodes, or absent
       "extra": {...},             # anything else the writer wanted to keep (may be empty)
       "episodes": [               # one row per episode (may be empty)
         {"episode_id": "...", "question_id": "...", "question": "...", "gold": "...",
@@ -120,21 +124,31 @@ def episode_rows(trajs: list[Trajectory], verdicts: list[Verdict]) -> list[dict[
 
 def write_eval(run_dir: str | Path, stage: str, trajs: list[Trajectory], verdicts: list[Verdict], *,
                split: str = "test", adapter: str | None = None, step: int | None = None,
-               label: str | None = None, extra: dict[str, Any] | None = None) -> Path:
+               label: str | None = None, extra: dict[str, Any] | None = None,
+               greedy: tuple[list[Trajectory], list[Verdict]] | None = None) -> Path:
     """Summarise an evaluation and write `run_dir/eval/<stage>.json` atomically; returns the path.
 
-    `extra` (JSON-serialisable, e.g. the controller's own timings) is stored under "extra".
+    `extra` (JSON-serialisable, e.g. the controller's own timings) is stored under "extra";
+    `greedy` (trajectories, verdicts of one greedy episode per question) under "greedy_episodes",
+    with its accuracy in `summary.greedy`.
     """
     if not stage or "/" in stage or stage.startswith("."):
         raise EvalFileError(f"bad stage name {stage!r} (used as a file name)")
     out_dir = Path(run_dir) / EVAL_DIR
     out_dir.mkdir(parents=True, exist_ok=True)
+    summary = summarise_eval(trajs, verdicts)
+    questions = len({t.question.id for t in trajs})
+    summary.update(questions=questions, samples_per_question=len(trajs) / questions if questions else 0.0)
     record = {
         "schema": SCHEMA_VERSION, "stage": stage, "label": label or STAGE_LABELS.get(stage, stage),
         "split": split, "adapter": adapter, "step": step, "time": round(time.time(), 3),
-        "summary": summarise_eval(trajs, verdicts), "episodes": episode_rows(trajs, verdicts),
+        "summary": summary, "episodes": episode_rows(trajs, verdicts),
         "extra": extra or {},
     }
+    if greedy is not None:
+        greedy_summary = summarise_eval(*greedy)
+        summary["greedy"] = {key: greedy_summary[key] for key in ("episodes", "infra_errors", "accuracy", "accuracy_scored")}
+        record["greedy_episodes"] = episode_rows(*greedy)
     path = out_dir / f"{stage}.json"
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(record, indent=1) + "\n")

@@ -40,15 +40,19 @@ def _pct(x: float) -> str:
 
 def results_table(records: list[dict[str, Any]]) -> str:
     """The markdown table: one row per eval record, shares of the failure taxonomy as columns."""
-    head = (["model", "n", "accuracy", "answered", "mean turns", "tool calls"] + [t for _, t in TAXONOMY_COLUMNS]
+    head = (["model", "n", "questions × samples", "accuracy", "greedy", "answered", "mean turns", "tool calls"]
+            + [t for _, t in TAXONOMY_COLUMNS]
             + [t for _, t in SEARCH_COLUMNS])
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * 2 + "---:|" * (len(head) - 2)]
     for rec in records:
         s = rec["summary"]
         shares = s.get("taxonomy_share", {})
         label = rec["label"] + (f" (step {rec['step']})" if rec.get("step") is not None and rec["stage"] != "rl" else "")
+        questions = s.get("questions")  # eval files written before these columns have none
+        shape = f"{questions} × {s['samples_per_question']:g}" if questions else "n/a"
+        greedy = _pct(s["greedy"]["accuracy"]) if isinstance(s.get("greedy"), dict) else "–"
         cells = [
-            label, str(s.get("scored", "")), _pct(s["accuracy"]), _pct(s["answered_rate"]),
+            label, str(s.get("scored", "")), shape, _pct(s["accuracy"]), greedy, _pct(s["answered_rate"]),
             f"{s['mean_turns']:.2f}", f"{s['mean_tool_calls']:.2f}",
         ] + [_pct(shares.get(key, 0.0)) for key, _ in TAXONOMY_COLUMNS]
         searches = s.get("search_share")  # eval files written before these columns have none
@@ -64,26 +68,29 @@ def _signed_pct(x: float) -> str:
 def row_differences(records: list[dict[str, Any]], resamples: int = 2000) -> list[dict[str, Any]]:
     """SFT - base, SFT+RL - SFT and SFT+RL - base (where both stages were evaluated with their
     episodes kept): the accuracy difference in points over shared questions, with a paired
-    bootstrap 95% interval (`rlsys/report/bootstrap.py`)."""
-    by_stage = {r["stage"]: r for r in records if r.get("episodes")}
+    bootstrap 95% interval (`rlsys/report/bootstrap.py`) — of the sampled episodes (each question's
+    mean over its samples) and, where both rows have them, of the greedy episodes."""
     out = []
-    for before, after in COMPARISONS:
-        if before in by_stage and after in by_stage:
-            a, b = by_stage[before], by_stage[after]
-            result = paired_bootstrap(per_question_scores(a["episodes"]), per_question_scores(b["episodes"]),
-                                      resamples=resamples)
-            out.append({"before": before, "after": after, "label": f"{b['label']} − {a['label']}", **result})
+    for metric, key in (("sampled", "episodes"), ("greedy", "greedy_episodes")):
+        by_stage = {r["stage"]: r for r in records if r.get(key)}
+        for before, after in COMPARISONS:
+            if before in by_stage and after in by_stage:
+                a, b = by_stage[before], by_stage[after]
+                result = paired_bootstrap(per_question_scores(a[key]), per_question_scores(b[key]), resamples=resamples)
+                out.append({"before": before, "after": after, "metric": metric,
+                            "label": f"{b['label']} − {a['label']}", **result})
     return out
 
 
 def differences_table(diffs: list[dict[str, Any]]) -> str:
-    lines = ["| difference | questions | accuracy (points) | 95% interval (paired bootstrap) | excludes 0 |",
-             "|---|---:|---:|---:|---|"]
+    lines = ["| difference | episodes | questions | accuracy (points) | 95% interval (paired bootstrap) | excludes 0 |",
+             "|---|---|---:|---:|---:|---|"]
     for d in diffs:
+        metric = d.get("metric", "sampled")
         if d["diff"] is None:
-            lines.append(f"| {d['label']} | 0 | – | – | – |")
+            lines.append(f"| {d['label']} | {metric} | 0 | – | – | – |")
             continue
-        lines.append(f"| {d['label']} | {d['questions']} | {_signed_pct(d['diff'])} | "
+        lines.append(f"| {d['label']} | {metric} | {d['questions']} | {_signed_pct(d['diff'])} | "
                      f"[{_signed_pct(d['low'])}, {_signed_pct(d['high'])}] | {'yes' if d['excludes_zero'] else 'no'} |")
     return "\n".join(lines)
 

@@ -37,6 +37,7 @@ def pipeline_config(artifacts, run_dir, *overrides: str) -> Config:
             "rollout.group_size=4", "rollout.max_turns=2", "rollout.max_new_tokens=32", "rollout.concurrency=8",
             "sandbox.containers_per_worker=2", "sandbox.burst_containers=4",
             "train.questions_per_step=2", "train.eval_questions=4", "train.eval_every=0", "train.checkpoint_every=1",
+            "train.informative_groups=0",  # a step is its questions_per_step groups unless a test turns it on
             f"train.output_dir={run_dir}", *overrides,
         ],
     )

@@ -27,7 +27,8 @@ def test_grpo_through_ray_raises_the_held_out_reward(tmp_path, local_ray):
 
     run = tmp_path / "run"
     overrides = [f"model.path={tmp_path / 'model'}", "sft.expert_questions=800", "judge.reward=approach",
-                 "learner.lr=2e-3", "train.steps=24", "train.checkpoint_every=0", f"train.output_dir={run}"]
+                 "learner.lr=2e-3", "train.steps=24", "train.checkpoint_every=0", f"train.output_dir={run}",
+                 "train.informative_groups=0"]  # as measured (the preset's dynamic sampling is not yet measured here)
     cfg = load_config("configs/tiny-cpu.yaml", overrides)
     threads = torch.get_num_threads()
     torch.set_num_threads(2)  # the stages before the actors own the machine

@@ -56,8 +56,8 @@ def test_report_shows_row_differences_with_intervals(tmp_path):
     _eval_file(tmp_path, "sft", set(range(10)))
     _eval_file(tmp_path, "rl", set(range(10)) | {30})
     out = write_report(tmp_path).read_text()
-    assert "| SFT − base | 40 | +25.0 |" in out
-    assert "| SFT+RL − SFT | 40 | +2.5 | [+0.0, +7.5] | no |" in out
+    assert "| SFT − base | sampled | 40 | +25.0 |" in out
+    assert "| SFT+RL − SFT | sampled | 40 | +2.5 | [+0.0, +7.5] | no |" in out
     data = json.loads((tmp_path / "report.json").read_text())
     assert [(d["before"], d["after"]) for d in data["differences"]] == [("base", "sft"), ("sft", "rl"), ("base", "rl")]
     assert data["differences"][0]["excludes_zero"] is True

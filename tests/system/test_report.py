@@ -143,11 +143,13 @@ def test_report_from_synthetic_eval_files(tmp_path):
     text = out.read_text()
     tables = [block.splitlines() for block in text.split("\n\n") if block.startswith("| ")]
     rows = [line for line in tables[0] if line.startswith("| ")]
-    assert tables[1][0].startswith("| difference | questions |")  # paired-bootstrap differences
-    assert rows[0].startswith("| model | n | accuracy | answered | mean turns | tool calls | interface misuse")
+    assert tables[1][0].startswith("| difference | episodes | questions |")  # paired-bootstrap differences
+    assert rows[0].startswith("| model | n | questions × samples | accuracy | greedy | answered | mean turns | "
+                              "tool calls | interface misuse")
     assert [r.split("|")[1].strip() for r in rows[1:]] == ["base", "SFT", "SFT+RL"]
-    assert [r.split("|")[3].strip() for r in rows[1:]] == ["25.0%", "50.0%", "75.0%"]
-    assert rows[1].split("|")[7].strip() == "25.0%"  # base: 1 of 4 interface misuse
+    assert [r.split("|")[4].strip() for r in rows[1:]] == ["25.0%", "50.0%", "75.0%"]
+    assert [r.split("|")[5].strip() for r in rows[1:]] == ["–"] * 3  # no greedy episodes evaluated
+    assert rows[1].split("|")[9].strip() == "25.0%"  # base: 1 of 4 interface misuse
     assert "![SFT loss](sft_loss.png)" in text and "(rl_curve.png)" in text
     for name in ("sft_loss.png", "rl_curve.png"):
         width, height = _png_size(tmp_path / name)
@@ -158,7 +160,7 @@ def test_report_command_prints_the_table(tmp_path, capsys):
     _synthetic_run(tmp_path)
     assert rlsys_main(["report", str(tmp_path)]) == 0
     printed = capsys.readouterr().out
-    assert "| SFT+RL | 4 | 75.0% |" in printed and "report.md" in printed
+    assert "| SFT+RL | 4 | 1 × 4 | 75.0% |" in printed  # CASES share one question and "report.md" in printed
 
 
 def test_report_errors_are_clear(tmp_path, capsys):
@@ -207,3 +209,54 @@ def test_sft_loss_falls_back_to_the_sft_command_summary(tmp_path):
     text = write_report(tmp_path).read_text()  # no eval files, no metrics.jsonl: plots only
     assert "![SFT loss](sft_loss.png)" in text
     assert _png_size(tmp_path / "sft_loss.png")[0] > 300
+
+
+def test_several_samples_and_greedy_get_their_own_paired_intervals(tmp_path):
+    """Two sampled episodes per question and one greedy: accuracy is correct / all episodes (the
+    infra error included), intervals pair questions by their mean over samples, greedy has its own."""
+    import dataclasses
+
+    good, wrong, infra = CASES["correct"], CASES["never_found"], CASES["infra_sandbox"]
+
+    def on_questions(pairs, per_question):  # episode i asks question i // per_question
+        questions = [dataclasses.replace(Q, id=f"q{i}") for i in range(4)]
+        return ([dataclasses.replace(t, question=questions[i // per_question]) for i, (t, _) in enumerate(pairs)],
+                [v for _, v in pairs])
+
+    for stage, sampled, greedy in (("sft", [wrong, wrong, good, wrong, wrong, wrong, infra, wrong],
+                                    [wrong, wrong, wrong, wrong]),
+                                   ("rl", [good, good, good, wrong, good, good, good, infra],
+                                    [good, good, good, wrong])):
+        write_eval(tmp_path, stage, *on_questions(sampled, 2), greedy=on_questions(greedy, 1))
+    rl = load_eval(tmp_path / "eval" / "rl.json")
+    assert rl["summary"]["accuracy"] == pytest.approx(6 / 8)  # the infra error is in the denominator
+    assert rl["summary"]["questions"] == 4 and rl["summary"]["samples_per_question"] == 2
+    assert rl["summary"]["infra_errors"] == 1 and rl["summary"]["greedy"]["accuracy"] == pytest.approx(3 / 4)
+    write_report(tmp_path)
+    diffs = json.loads((tmp_path / "report.json").read_text())["differences"]
+    assert [(d["metric"], d["before"], d["after"]) for d in diffs] == [("sampled", "sft", "rl"), ("greedy", "sft", "rl")]
+    sampled, greedy = diffs
+    assert sampled["diff"] == pytest.approx((6 - 1) / 8) and greedy["diff"] == pytest.approx(3 / 4)
+    assert sampled["questions"] == greedy["questions"] == 4
+    assert sampled["low"] <= sampled["diff"] <= sampled["high"]
+
+
+def test_bench_learning_summarises_a_finished_run(tmp_path):
+    """`rlsys bench learning`'s figures come from the run's own files: rows, intervals, curve, groups."""
+    from rlsys.bench.learning import summarise_run
+
+    _synthetic_run(tmp_path)
+    with MetricsWriter(tmp_path, use_tensorboard=False) as writer:
+        for step, informative in ((21, 4), (22, 3)):
+            writer.log(step, {"groups_drawn": 8, "groups_informative": informative, "groups_dropped": 8 - informative,
+                              "learner_entropy": 1.5, "step_s": 10.0}, stage="rl")
+            writer.log(step, {"eval_accuracy": step / 100, "eval_greedy_accuracy": 0.5}, stage="eval")  # the controller's keys
+    write_report(tmp_path)
+    figures = summarise_run(tmp_path)
+    assert {k: v["accuracy"] for k, v in figures["rows"].items()} == {"base": 0.25, "sft": 0.5, "rl": 0.75}
+    assert [(d["metric"], d["label"]) for d in figures["differences"]] == [
+        ("sampled", "SFT − base"), ("sampled", "SFT+RL − SFT"), ("sampled", "SFT+RL − base")]
+    assert figures["held_out_curve"] == [{"step": 21, "accuracy": 0.21, "greedy_accuracy": 0.5},
+                                         {"step": 22, "accuracy": 0.22, "greedy_accuracy": 0.5}]
+    assert figures["informative_groups_per_step"] == [4, 3] and figures["informative_groups_median"] == 3.5
+    assert figures["steps"] == 22 and figures["step_s_median"] == 10.0 and figures["stage_s"] == {}
