@@ -7,9 +7,11 @@ under onnxruntime where it is installed (`onnx_encoder.py`, ~2.5x faster for one
 vectors to cosine > 0.9999), else PyTorch under `torch.inference_mode`. Runtime `onnx-int8` (the
 `auto` choice where onnxruntime is installed) embeds *queries* with an int8 copy of the export
 (cosine >= 0.99 to the float vectors, 3-5x faster again) and passages with the float model, so the
-index keeps float vectors (int8 activations are scaled per forward pass, so a query's int8 vector
-moves a little with its batch-mates: cosine 0.99 to itself alone, as measured). Uncached queries of one call are embedded in batches of similar length
-(`QUERY_BATCH`): padding a short query to the longest of 64 costs more than the extra calls. Query
+index keeps float vectors. int8 activations are scaled per forward pass, so in a batch a query's
+vector would move with its batch-mates (cosine ~0.99 to itself alone, measured); int8 queries are
+therefore embedded one per pass, and a query gets the same vector however calls are batched. Float
+queries are embedded in batches of similar length (`QUERY_BATCH`): padding a short query to the
+longest of 64 costs more than the extra calls. Query
 vectors are kept in a small LRU cache: rollouts of one question often repeat the same search.
 """
 
@@ -136,6 +138,8 @@ class Embedder:
     def _forward_queries(self, texts: list[str]) -> np.ndarray:
         """Query vectors (the int8 model under `onnx-int8`), in batches of similar length."""
         forward = self._onnx_query if self._onnx_query is not None else self._torch_forward
+        if self._onnx_query is not None and self._onnx_query.quantized:  # one per pass: no batch-mates
+            return np.concatenate([forward([t]) for t in texts]) if texts else np.zeros((0, self.dim), np.float32)
         if len(texts) <= QUERY_BATCH:
             return forward(texts)
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
