@@ -9,11 +9,14 @@ with `--questions` (gold page by id or title; questions whose page is absent are
   corpus is kept and its recorded build time reported (`build_reused: true`);
 - `search_p50_ms`/`search_p99_ms`: one `search_pages` call at a time on distinct queries with an
   empty query-embedding cache (the honest cost, embedding included); `search_cached_p50_ms` is the
-  same queries again (rollouts of one question repeat searches), `retrieval_p50_ms` excludes the
+  same queries again (rollouts of one question repeat searches), `search_cpu_p50_ms`/`_p99_ms` the
+  CPU time of the uncached calls (what a call costs on a core of its own; wall time on a shared
+  machine adds the waits for a core), `retrieval_p50_ms` excludes the
   embedding, `embed_p50_ms` is the embedding alone (`embed_vs_torch_p50_ms`: the embedder's
-  runtime, ONNX where installed, and the PyTorch forward pass side by side on 100 queries);
+  query runtime, int8 ONNX where installed, the float ONNX export and the PyTorch forward pass
+  side by side on 100 queries);
 - `batched_qps`: distinct queries through `search_pages_batch` in batches of `--batch` (what the
-  `CorpusActor` does with concurrent callers);
+  `CorpusActor` does with concurrent callers); `batched_cpu_qps` per second of this thread's CPU;
 - `actor_under_load`: one `CorpusActor` (Ray) with `--actor-callers` concurrent callers, each
   searching one query after another: per-call p50/p99, q/s, batches formed;
 - `read_p50_ms`/`view_p50_ms`: `read_section`/`view_sections` of random ids;
@@ -60,12 +63,15 @@ def _pct(values: list[float], q: float) -> float:
     return round(float(np.percentile(np.asarray(values) * 1000.0, q)), 3) if values else float("nan")
 
 
-def _timed(fn, items) -> list[float]:
+def _timed(fn, items, cpu: list[float] | None = None) -> list[float]:
+    """Wall seconds of `fn(item)` per item; `cpu` (when given) gets this thread's CPU seconds of each."""
     out = []
     for item in items:
-        t0 = time.perf_counter()
+        c0, t0 = time.thread_time(), time.perf_counter()
         fn(item)
         out.append(time.perf_counter() - t0)
+        if cpu is not None:
+            cpu.append(time.thread_time() - c0)
     return out
 
 
@@ -155,7 +161,8 @@ def run(args: argparse.Namespace) -> dict:
 
     svc.search_pages("warm-up query")
     embedder.clear_cache()
-    search = _timed(svc.search_pages, latency_q)                 # uncached: embedding included
+    search_cpu: list[float] = []
+    search = _timed(svc.search_pages, latency_q, search_cpu)     # uncached: embedding included
     cached = _timed(svc.search_pages, latency_q)                 # same queries: embedding cached
     embedder.clear_cache()
     embed = _timed(lambda q: embedder.encode_queries([q]), latency_q)
@@ -164,16 +171,19 @@ def run(args: argparse.Namespace) -> dict:
     torch_embedder = Embedder(runtime="torch", cache_size=0)  # the baseline: the PyTorch forward pass
     torch_embedder.encode_queries(["warm-up query"])
     embed_torch = _timed(lambda q: torch_embedder.encode_queries([q]), latency_q[:100])
-    embed_runtime_q = _timed(lambda q: embedder._forward([q]), latency_q[:100])
+    embed_runtime_q = _timed(lambda q: embedder._forward_queries([q]), latency_q[:100])
+    embed_float_q = (_timed(lambda q: embedder._onnx([q]), latency_q[:100])
+                     if embedder.runtime == "onnx-int8" else None)  # the float export, for comparison
     qvecs = embedder.encode_queries(latency_q)
     retrieval = _timed(lambda i: svc.retriever.search([latency_q[i]], qvecs[i : i + 1], svc.top_k, "hybrid"),
                        range(len(latency_q)))
 
     embedder.clear_cache()
-    t0 = time.perf_counter()
+    c0, t0 = time.thread_time(), time.perf_counter()
     for start in range(0, len(batch_q), args.batch):
         svc.search_pages_batch(batch_q[start : start + args.batch])
     batched_qps = len(batch_q) / (time.perf_counter() - t0)
+    batched_cpu_qps = len(batch_q) / max(time.thread_time() - c0, 1e-9)
 
     page_ids = [rng.choice(pages).id for _ in range(500)]
     sectioned = [p for p in pages if p.sections] or pages
@@ -225,14 +235,18 @@ def run(args: argparse.Namespace) -> dict:
         "open_s": round(open_s, 2),
         "search_p50_ms": _pct(search, 50),
         "search_p99_ms": _pct(search, 99),
+        "search_cpu_p50_ms": _pct(search_cpu, 50),
+        "search_cpu_p99_ms": _pct(search_cpu, 99),
         "search_cached_p50_ms": _pct(cached, 50),
         "search_cached_p99_ms": _pct(cached, 99),
         "embed_p50_ms": _pct(embed, 50),
         "embed_runtime": embedder.runtime,
-        "embed_vs_torch_p50_ms": {embedder.runtime: _pct(embed_runtime_q, 50), "torch": _pct(embed_torch, 50)},
+        "embed_vs_torch_p50_ms": {embedder.runtime: _pct(embed_runtime_q, 50), "torch": _pct(embed_torch, 50)}
+        | ({"onnx": _pct(embed_float_q, 50)} if embed_float_q else {}),
         "retrieval_p50_ms": _pct(retrieval, 50),
         "retrieval_p99_ms": _pct(retrieval, 99),
         "batched_qps": round(batched_qps, 1),
+        "batched_cpu_qps": round(batched_cpu_qps, 1),
         "batch_size": args.batch,
         "actor_under_load": actor,
         "view_p50_ms": _pct(view, 50),

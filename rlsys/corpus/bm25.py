@@ -58,6 +58,7 @@ class BM25:
         weights = idf[col_arr] * tf_arr * (k1 + 1) / (tf_arr + norm)
         self.matrix = sparse.csc_matrix((weights, (row_arr, col_arr)), shape=(len(texts), len(vocab)),
                                         dtype=np.float32)
+        self.matrix.sum_duplicates()  # one entry per (document, term): postings slices hold no repeats
         self.n_docs = len(texts)
         self.idf = idf
         self.max_idf = float(np.log1p((n_docs + 0.5) / 0.5))  # a term no document has
@@ -72,6 +73,9 @@ class BM25:
     def scores(self, query: str) -> np.ndarray:
         """Score of every document (0 where no query term occurs)."""
         cols = sorted({self.vocab[t] for t in tokenize(query) if t in self.vocab})
-        if not cols:
-            return np.zeros(self.n_docs, dtype=np.float32)
-        return np.asarray(self.matrix[:, cols].sum(axis=1)).ravel()
+        out = np.zeros(self.n_docs, dtype=np.float32)
+        m = self.matrix  # CSC: a term's postings are one slice (cheaper than scipy's column indexing)
+        for c in cols:
+            start, end = m.indptr[c], m.indptr[c + 1]
+            out[m.indices[start:end]] += m.data[start:end]
+        return out

