@@ -25,6 +25,7 @@ from pydantic import Field, ValidationError, model_validator
 from rlsys.actors.placement_config import ClusterConfig
 from rlsys.config_base import CROSS_FIELD, Section, require
 from rlsys.corpus.config import CorpusConfig
+from rlsys.env.config import EnvConfig
 from rlsys.judge.config import JudgeConfig
 from rlsys.learner.config import LearnerConfig, SFTConfig
 from rlsys.rollout.config import ModelConfig, RolloutConfig
@@ -73,6 +74,8 @@ class Config(Section):
 
     model: ModelConfig = ModelConfig()
     """The policy's base model."""
+    env: EnvConfig = EnvConfig()
+    """The task (environment): `wiki_search`, `reverse_text` or a user's `package.module:Class`."""
     corpus: CorpusConfig = CorpusConfig()
     """Corpus, index and search."""
     sandbox: SandboxConfig = SandboxConfig()
