@@ -95,6 +95,7 @@ class Config(Section):
 
     @model_validator(mode="after")
     def _cross_section_checks(self) -> "Config":
+        self._environment_defaults()
         one_gpu = self.train.mode == "collocated"
         return require(
             self,
@@ -102,6 +103,18 @@ class Config(Section):
             ("judge.replicas", not one_gpu or self.judge.replicas == 1, "must be 1 when train.mode is collocated"),
             ("learner.gpus", not one_gpu or self.learner.gpus == 1, "must be 1 when train.mode is collocated"),
         )
+
+
+    def _environment_defaults(self) -> None:
+        """`judge.kind` / `judge.reward` left unset take the environment's `default_judge` /
+        `default_reward` (once: the resolved values are set fields from then on)."""
+        from rlsys.env.registry import resolve_factory
+
+        env = resolve_factory(self.env.name)
+        update = {key: getattr(env, attr) for key, attr in (("kind", "default_judge"), ("reward", "default_reward"))
+                  if key not in self.judge.model_fields_set and isinstance(getattr(env, attr, None), str)}
+        if update:
+            self.judge = JudgeConfig.model_validate({**self.judge.model_dump(exclude_unset=True), **update})
 
 
 class ConfigError(ValueError):

@@ -20,9 +20,9 @@ class EnvConfig(Section):
     @field_validator("name")
     @classmethod
     def _known_or_path(cls, value: str) -> str:
-        if ":" in value:
-            return value  # imported when the environment is built (where the user's package is installed)
         from rlsys.env.registry import resolve_factory
 
-        resolve_factory(value)  # raises ValueError naming the registered ones
+        # raises ValueError naming the registered ones; a user's module is imported here, before the
+        # judge section is read, so that judges and rewards it registers can be named there
+        resolve_factory(value)
         return value
