@@ -106,11 +106,11 @@ class Config(Section):
 
 
     def _environment_defaults(self) -> None:
-        """`judge.kind` / `judge.reward` left unset take the environment's `default_judge` /
+        """Builds the environment; `judge.kind` / `judge.reward` left unset take the environment's `default_judge` /
         `default_reward` (once: the resolved values are set fields from then on)."""
-        from rlsys.env.registry import resolve_factory
+        from rlsys.env.registry import environment_of
 
-        env = resolve_factory(self.env.name)
+        env = environment_of(self)  # builds it: its own checks of env.options fail the load
         update = {key: getattr(env, attr) for key, attr in (("kind", "default_judge"), ("reward", "default_reward"))
                   if key not in self.judge.model_fields_set and isinstance(getattr(env, attr, None), str)}
         if update:

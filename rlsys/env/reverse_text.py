@@ -63,7 +63,7 @@ class ReverseText(EnvironmentBase):
 
     name = "reverse_text"
     default_judge = "exact_match"
-    default_reward = "binary"
+    default_reward = "approach"  # exact match earns 1, a wrong reply -(1 - its similarity to the gold)
 
     def __init__(self, settings: EnvSettings | None = None):
         super().__init__(settings)
