@@ -27,8 +27,16 @@ class JudgeConfig(Section):
     it and agreement is counted (verdicts stay the model's); `unsure` = the rule judge decides and
     only the answers it is `unsure` of go to the model (counted: `cross_check/rule_decided`,
     `cross_check/sent_to_model`); `off` = the model alone. `true`/`false` read as `all`/`off`."""
-    engine: Literal["auto", "hf", "vllm"] = "auto"
-    """Engine of the `llm` judge: `auto` is vLLM where CUDA and vLLM are present, else HF transformers."""
+    engine: str = Field("auto", min_length=1)
+    """Engine of the `llm` judge, by registered name (`hf`, `vllm`, ...): `auto` is vLLM where CUDA and vLLM
+    are present, else HF transformers."""
+
+    @field_validator("engine")
+    @classmethod
+    def _registered_engine(cls, value: str) -> str:
+        from rlsys.rollout.engines import check_engine_name
+
+        return check_engine_name(value, allow_auto=True)
     quantization: str | None = None
     """Weight quantization passed to vLLM for the `llm` judge (`awq` for Qwen3-8B-AWQ; None = from the checkpoint)."""
     gpu_memory_utilization: float = Field(0.3, gt=0, le=1)
