@@ -15,7 +15,7 @@ from __future__ import annotations
 import random
 from typing import TYPE_CHECKING, Any
 
-from rlsys.env.base import EnvironmentBase, EnvSettings
+from rlsys.env.base import Action, EnvironmentBase, EnvSettings
 from rlsys.env.registry import register_environment
 
 if TYPE_CHECKING:
@@ -59,7 +59,9 @@ def make_strings(n: int, alphabet: str, min_len: int, max_len: int, seed: int) -
 
 @register_environment("reverse_text")
 class ReverseText(EnvironmentBase):
-    """One user message `Reverse: <s>`; the reply (thinking removed, stripped) is the answer."""
+    """One user message `Reverse: <s>`; the answer is the reply's leading run of alphabet
+    characters (thinking and outer whitespace removed): `"21 because"` answers `21`, so the
+    policy need not also learn where to stop."""
 
     name = "reverse_text"
     default_judge = "exact_match"
@@ -71,6 +73,12 @@ class ReverseText(EnvironmentBase):
 
     def initial_messages(self, question: "Question") -> list[dict[str, str]]:
         return [{"role": "user", "content": f"{self.options['prompt']} {question.question}"}]
+
+    def parse_turn(self, text: str) -> Action:
+        reply = super().parse_turn(text).answer or ""
+        letters = set(self.options["alphabet"])
+        n = next((i for i, c in enumerate(reply) if c not in letters), len(reply))
+        return Action(answer=reply[:n])
 
     def questions(self, cfg: "Config | None" = None) -> tuple[list["Question"], list["Question"]]:
         from rlsys.corpus.types import Question

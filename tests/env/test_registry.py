@@ -90,6 +90,7 @@ def test_reverse_text_questions_are_reproducible_disjoint_and_reversed():
     assert train == build_environment("reverse_text", EnvSettings(options={"train_size": 50, "test_size": 20,
                                                                            "max_len": 3})).questions()[0]
     assert env.parse_turn("<think>\nhm\n</think>\n\n 321 <|im_end|>") == Action(answer="321")
+    assert env.parse_turn("21x0") == Action(answer="21") and env.parse_turn("x21") == Action(answer="")
     assert env.initial_messages(train[0]) == [{"role": "user", "content": f"Reverse: {train[0].question}"}]
     assert not env.uses_sandbox and env.tool_server(None) is None
 
