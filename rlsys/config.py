@@ -25,6 +25,7 @@ from pydantic import Field, ValidationError, model_validator
 from rlsys.actors.placement_config import ClusterConfig
 from rlsys.config_base import CROSS_FIELD, Section, require
 from rlsys.corpus.config import CorpusConfig
+from rlsys.env.config import EnvConfig
 from rlsys.judge.config import JudgeConfig
 from rlsys.learner.config import LearnerConfig, SFTConfig
 from rlsys.rollout.config import ModelConfig, RolloutConfig
@@ -81,6 +82,8 @@ class Config(Section):
 
     model: ModelConfig = ModelConfig()
     """The policy's base model."""
+    env: EnvConfig = EnvConfig()
+    """The task (environment): `wiki_search`, `reverse_text` or a user's `package.module:Class`."""
     corpus: CorpusConfig = CorpusConfig()
     """Corpus, index and search."""
     sandbox: SandboxConfig = SandboxConfig()
@@ -100,6 +103,7 @@ class Config(Section):
 
     @model_validator(mode="after")
     def _cross_section_checks(self) -> "Config":
+        self._environment_defaults()
         one_gpu = self.train.mode == "collocated"
         return require(
             self,
@@ -110,6 +114,18 @@ class Config(Section):
              not self.train.informative_groups or self.train.max_groups_drawn >= self.train.questions_per_step,
              "must be >= train.questions_per_step when train.informative_groups > 0"),
         )
+
+
+    def _environment_defaults(self) -> None:
+        """Builds the environment; `judge.kind` / `judge.reward` left unset take the environment's `default_judge` /
+        `default_reward` (once: the resolved values are set fields from then on)."""
+        from rlsys.env.registry import environment_of
+
+        env = environment_of(self)  # builds it: its own checks of env.options fail the load
+        update = {key: getattr(env, attr) for key, attr in (("kind", "default_judge"), ("reward", "default_reward"))
+                  if key not in self.judge.model_fields_set and isinstance(getattr(env, attr, None), str)}
+        if update:
+            self.judge = JudgeConfig.model_validate({**self.judge.model_dump(exclude_unset=True), **update})
 
 
 class ConfigError(ValueError):

@@ -30,8 +30,8 @@ from pathlib import Path
 from typing import Iterable
 
 from rlsys.corpus.types import Question
-from rlsys.rollout.episode import define_question
-from rlsys.rollout.prompts import final_turn_text, initial_messages, observation_text
+from rlsys.rollout.episode import run_setup_cell
+from rlsys.rollout.prompts import final_turn_text, initial_messages, observation_text, question_setup_cell
 from rlsys.sandbox.types import CodeExecutor, ExecResult, ExecStatus
 
 MAX_CUE_WORDS = 3
@@ -123,7 +123,7 @@ async def run_cells(
     await executor.open(episode_id)
     try:
         if question_variable:
-            await define_question(executor, episode_id, question.question)
+            await run_setup_cell(executor, episode_id, question_setup_cell(question.question))
         for cell in cells:
             result = await executor.run(episode_id, cell)
             results.append(result)

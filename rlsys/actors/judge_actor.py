@@ -16,7 +16,7 @@ from typing import Any
 import ray
 
 from rlsys.config import Config
-from rlsys.judge.factory import build_judge
+from rlsys.judge.factory import build_judge, judge_needs_engine
 from rlsys.judge.reward import verdict_counts
 from rlsys.judge.types import Verdict
 from rlsys.rollout.types import Trajectory
@@ -40,7 +40,7 @@ class JudgeActor:
         os.environ["OMP_NUM_THREADS"] = "1"
         self.cfg = cfg if isinstance(cfg, Config) else Config.model_validate(cfg)
         engine = tokenizer = None
-        if self.cfg.judge.kind == "llm":
+        if judge_needs_engine(self.cfg.judge.kind):
             import torch
 
             torch.set_num_threads(1)

@@ -14,7 +14,9 @@ meanwhile is kept and installed at `wake()` (an engine must be awake to take an 
 Episodes of every group in flight share one engine (HF batches them; vLLM schedules them) and
 at most `rollout.concurrency` run at once. Code runs on the given `SandboxWorker` handles
 (through `SandboxClient`: sticky routing, a dead worker's cells come back as infra errors), or,
-with none given, on a local `SandboxPool` answering tool calls from a local `CorpusService`.
+with none given, on a local `SandboxPool` whose tool calls the environment serves (`env.name`;
+wiki_search: a local `CorpusService`). An environment without a sandbox (`uses_sandbox` False)
+never opens one.
 """
 
 from __future__ import annotations
@@ -46,10 +48,12 @@ class RolloutWorker:
         os.environ["OMP_NUM_THREADS"] = "1"
         import torch
 
+        from rlsys.env.registry import environment_of
         from rlsys.rollout.engines import build_engine, lora_settings
 
         torch.set_num_threads(1)
         self.cfg = cfg if isinstance(cfg, Config) else Config.model_validate(cfg)
+        self.env = environment_of(self.cfg)
         lora = self.cfg.learner.lora
         self.engine, self.tokenizer = build_engine(
             self.cfg.model, self.cfg.rollout, lora_settings(lora.r, lora.alpha, lora.target_modules),
@@ -68,12 +72,11 @@ class RolloutWorker:
         self._semaphore: asyncio.Semaphore | None = None
 
     async def _ensure_executor(self) -> Any:
-        if self.executor is None:
-            from rlsys.corpus.service import CorpusService
+        if self.executor is None and self.env.uses_sandbox:
             from rlsys.sandbox.pool import SandboxPool
 
-            corpus = await asyncio.to_thread(CorpusService.from_config, self.cfg.corpus)
-            self._local_pool = await SandboxPool(self.cfg.sandbox, corpus.call_tool).start()
+            tools = await asyncio.to_thread(self.env.tool_server, self.cfg)
+            self._local_pool = await SandboxPool(self.cfg.sandbox, tools).start()
             self.executor = self._local_pool
         if self._semaphore is None:
             self._semaphore = asyncio.Semaphore(self.cfg.rollout.concurrency)
@@ -101,7 +104,7 @@ class RolloutWorker:
         group = await run_group(
             question, k or self.cfg.rollout.group_size, self.engine, self.tokenizer, executor, self.cfg.rollout,
             cell_timeout_s=self.cfg.sandbox.cell_timeout_s, seed=seed, semaphore=self._semaphore,
-            temperature=temperature,
+            temperature=temperature, env=self.env,
         )
         if getattr(self.engine, "dead", False):  # vLLM's EngineDeadError: only a new process recovers
             print("RolloutWorker: the generation engine died; exiting so that Ray restarts this actor", flush=True)

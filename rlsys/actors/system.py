@@ -83,6 +83,7 @@ class System:
         from rlsys.actors.learner_actor import create_learner_actors
         from rlsys.actors.rollout_worker import RolloutWorker
         from rlsys.actors.sandbox_worker import SandboxWorker
+        from rlsys.env.registry import environment_of
 
         init_ray(cfg)
         system = cls(cfg)
@@ -91,18 +92,19 @@ class System:
         # restart an actor with its constructor arguments
         system._config_ref = data = ray.put(cfg.model_dump())
         opts = system.groups.options
-        log.info("starting %d corpus actor(s) (index %s)", cfg.corpus.replicas, cfg.corpus.index_dir)
-        system.corpus = [
-            # cluster: each node builds the index at corpus.index_dir if it lacks one (a file lock serialises builds)
-            CorpusActor.options(**opts("corpus", i), **RESTARTABLE).remote(data, cfg.train.mode == "cluster")
-            for i in range(cfg.corpus.replicas)
-        ]
-        wait_ready([a.ready.remote() for a in system.corpus], timeout, "the corpus actors")
-        log.info("starting %d sandbox worker(s)", cfg.sandbox.workers)
-        system.sandbox = [
-            SandboxWorker.options(**opts("sandbox", i), **RESTARTABLE).remote(data, system.corpus)
-            for i in range(cfg.sandbox.workers)
-        ]
+        if environment_of(cfg).uses_sandbox:  # a task without code cells needs neither corpus nor sandboxes
+            log.info("starting %d corpus actor(s) (index %s)", cfg.corpus.replicas, cfg.corpus.index_dir)
+            system.corpus = [
+                # cluster: each node builds the index at corpus.index_dir if it lacks one (a file lock serialises builds)
+                CorpusActor.options(**opts("corpus", i), **RESTARTABLE).remote(data, cfg.train.mode == "cluster")
+                for i in range(cfg.corpus.replicas)
+            ]
+            wait_ready([a.ready.remote() for a in system.corpus], timeout, "the corpus actors")
+            log.info("starting %d sandbox worker(s)", cfg.sandbox.workers)
+            system.sandbox = [
+                SandboxWorker.options(**opts("sandbox", i), **RESTARTABLE).remote(data, system.corpus)
+                for i in range(cfg.sandbox.workers)
+            ]
 
         def rollout_workers() -> list[Any]:
             return [RolloutWorker.options(**opts("rollout", i), **RESTARTABLE).remote(data, system.sandbox)

@@ -35,7 +35,7 @@ def _judge(cfg, kind: str):
     j = cfg.judge.model_copy(update={"kind": kind})
     if kind != "llm":
         return build_judge(j)
-    from rlsys.commands.serve import load_engine
+    from rlsys.rollout.engines import load_engine
 
     context = j.max_prompt_tokens + j.max_new_tokens + (j.thinking_budget if j.thinking else 0) + 64
     engine, tokenizer = load_engine(j.model, j.engine, dtype=cfg.model.dtype, max_batch=j.batch_size,

@@ -15,9 +15,9 @@ import sys
 from pathlib import Path
 
 from rlsys.config import add_config_arguments, config_from_args
-from rlsys.rollout.engines import load_engine
+from rlsys.rollout.engines import ENGINES, load_engine
 
-__all__ = ["add_arguments", "run", "load_engine"]
+__all__ = ["add_arguments", "run"]
 
 HELP = "serve a model (judge or policy) on an OpenAI-compatible /v1/chat/completions endpoint"
 
@@ -30,7 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--served-model-name", default=None, help="model id clients ask for (default: the model path)")
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1, loopback only)")
     parser.add_argument("--port", type=int, default=8000, help="port (default: 8000; 0 picks a free one)")
-    parser.add_argument("--engine", choices=["auto", "hf", "vllm"], default="auto",
+    parser.add_argument("--engine", choices=["auto", *sorted(ENGINES)], default="auto",
                         help="generation engine (default: auto = vLLM with CUDA and vLLM installed, else HF)")
     parser.add_argument("--max-batch", type=int, default=32, help="requests batched together by the engine")
     parser.add_argument("--quantization", default=None, help="vLLM weight quantization, e.g. awq (default: from the checkpoint)")

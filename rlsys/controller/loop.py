@@ -85,7 +85,10 @@ class Controller:
             from rlsys.base_model import ensure_base_model
             from rlsys.corpus.index import ensure_index
 
-            ensure_index(self.cfg.corpus, progress=True)
+            from rlsys.env.registry import environment_of
+
+            if environment_of(self.cfg).uses_sandbox:  # the corpus is what the sandbox's tools search
+                ensure_index(self.cfg.corpus, progress=True)
             ensure_base_model(self.cfg)
         schedule = schedule_of(self.cfg)
         self.system = System.start(self.cfg, init_adapter=self.init_adapter, engines_one_by_one=schedule == "sequential")

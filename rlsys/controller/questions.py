@@ -1,4 +1,4 @@
-"""The train and held-out questions of the configured corpus."""
+"""The train and held-out questions of the configured environment (`env.name`)."""
 
 from __future__ import annotations
 
@@ -7,13 +7,11 @@ from rlsys.corpus.types import Question
 
 
 def load_questions(cfg: Config) -> tuple[list[Question], list[Question]]:
-    """Train and held-out questions of the configured corpus."""
-    from rlsys.corpus.loaders import load_questions as load, questions_source_for
+    """Train and held-out questions of the configured environment (wiki_search: of the corpus)."""
+    from rlsys.env.registry import environment_of
 
-    source = questions_source_for(cfg.corpus.source, cfg.corpus.questions)
-    questions = load(source, synthetic_entities=cfg.corpus.synthetic_entities, seed=cfg.corpus.seed)
-    train = [q for q in questions if q.split == "train"]
-    test = [q for q in questions if q.split != "train"]
+    train, test = environment_of(cfg).questions(cfg)
     if not train or not test:
-        raise ValueError(f"{source}: need both training and held-out questions (got {len(train)} / {len(test)})")
-    return train, test
+        raise ValueError(f"environment {cfg.env.name}: need both training and held-out questions "
+                         f"(got {len(train)} / {len(test)})")
+    return list(train), list(test)

@@ -10,8 +10,10 @@ from rlsys.config_base import Section, require
 
 
 class JudgeConfig(Section):
-    kind: Literal["rule", "llm", "http"] = "rule"
-    """Judge: `rule` (normalised matching, CPU default), `llm` (an engine) or `http` (OpenAI-compatible endpoint)."""
+    kind: str = Field("rule", min_length=1)
+    """Judge, by registered name (`rlsys.judge.factory`): `rule` (normalised matching, CPU default),
+    `exact_match` (string equality), `llm` (an engine) or `http` (OpenAI-compatible endpoint).
+    Unset in a preset, it is the environment's `default_judge`."""
     model: str = "Qwen/Qwen3-8B-AWQ"
     """Model of the `llm` judge (or the model name sent to the `http` endpoint)."""
     base_url: str = "http://127.0.0.1:8000/v1"
@@ -25,14 +27,23 @@ class JudgeConfig(Section):
     it and agreement is counted (verdicts stay the model's); `unsure` = the rule judge decides and
     only the answers it is `unsure` of go to the model (counted: `cross_check/rule_decided`,
     `cross_check/sent_to_model`); `off` = the model alone. `true`/`false` read as `all`/`off`."""
-    engine: Literal["auto", "hf", "vllm"] = "auto"
-    """Engine of the `llm` judge: `auto` is vLLM where CUDA and vLLM are present, else HF transformers."""
+    engine: str = Field("auto", min_length=1)
+    """Engine of the `llm` judge, by registered name (`hf`, `vllm`, ...): `auto` is vLLM where CUDA and vLLM
+    are present, else HF transformers."""
+
+    @field_validator("engine")
+    @classmethod
+    def _registered_engine(cls, value: str) -> str:
+        from rlsys.rollout.engines import check_engine_name
+
+        return check_engine_name(value, allow_auto=True)
     quantization: str | None = None
     """Weight quantization passed to vLLM for the `llm` judge (`awq` for Qwen3-8B-AWQ; None = from the checkpoint)."""
     gpu_memory_utilization: float = Field(0.3, gt=0, le=1)
     """vLLM share of GPU memory for the `llm` judge engine (collocated: take it from the memory plan)."""
-    reward: Literal["approach", "binary", "gave_up_penalty"] = "binary"
-    """Reward formula: `binary` (default: 1 if correct, else `binary_incorrect_reward`; no answer at all
+    reward: str = Field("binary", min_length=1)
+    """Reward formula, by registered name (`rlsys.judge.reward.REWARDS`; unset in a preset: the
+    environment's `default_reward`): `binary` (default: 1 if correct, else `binary_incorrect_reward`; no answer at all
     `missing_answer_reward`) cannot be raised without raising accuracy (or answering at all).
     Opt-in shaping with the approach score a (gameable: measured reward up, accuracy halved):
     `approach` (R = a/100 if correct else -(1 - a/100)), `gave_up_penalty`, or `approach_bonus`."""
@@ -55,6 +66,23 @@ class JudgeConfig(Section):
     miss (an error, an empty search, no output, "not found", a section read without the answer;
     `rlsys/judge/search_recovery.py`), read from the tool outputs; a lucky guess or a first search that
     hit earns nothing extra. 0 = off. Misses and recoveries are logged per step either way."""
+
+    @field_validator("kind")
+    @classmethod
+    def _registered_judge(cls, value: str) -> str:
+        from rlsys.judge.factory import judge_spec
+
+        judge_spec(value)  # ValueError naming the registered judges
+        return value
+
+    @field_validator("reward")
+    @classmethod
+    def _registered_reward(cls, value: str) -> str:
+        from rlsys.judge.reward import REWARDS
+
+        if value not in REWARDS:
+            raise ValueError(f"unknown reward {value!r} (registered: {', '.join(sorted(REWARDS))})")
+        return value
 
     @field_validator("cross_check", mode="before")
     @classmethod

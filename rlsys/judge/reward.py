@@ -14,6 +14,8 @@ With `recovery_bonus` > 0 (opt-in, off by default), `trajectory_reward` adds it 
 that a cell printed after an observed miss (`search_recovery.py`: read from the tool outputs, never
 from the gold alone); wrong answers and lucky first guesses get nothing extra.
 
+Formulas are a registry (`REWARDS`, `@register_reward(name)`): a new one needs no edit here.
+
 `None` means "no reward": the trajectory is dropped from its group's statistics. The default
 cannot be raised without raising accuracy: the approach score (a heuristic a policy can game:
 measured, GRPO raised the approach reward while accuracy halved) only pays on correct answers,
@@ -23,11 +25,50 @@ and only when `approach_bonus` is set; it is always logged (`judge/approach_mean
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any
+from typing import Any, Callable
 
 from rlsys.judge.config import JudgeConfig
 from rlsys.judge.search_recovery import recovery_bonus
 from rlsys.judge.types import Category, Verdict
+
+
+RewardFormula = Callable[[Verdict, JudgeConfig, bool, float], float]
+REWARDS: dict[str, RewardFormula] = {}
+"""Reward formulas by name (`judge.reward`): f(verdict, cfg, missing, a) -> reward, for any
+verdict but `judge_error` (always None: excluded); a = approach/100 clamped to [0, 1]."""
+
+
+def register_reward(name: str) -> Callable[[RewardFormula], RewardFormula]:
+    """Decorator: makes `judge.reward: <name>` use the formula."""
+    def add(formula: RewardFormula) -> RewardFormula:
+        REWARDS[name] = formula
+        return formula
+
+    return add
+
+
+@register_reward("binary")
+def _binary(verdict: Verdict, cfg: JudgeConfig, missing: bool, a: float) -> float:
+    category = verdict.category
+    if missing and category is not Category.CORRECT:
+        return float(cfg.missing_answer_reward)
+    if category is Category.GAVE_UP and cfg.binary_gave_up_reward is not None:
+        return float(cfg.binary_gave_up_reward)
+    if category is Category.CORRECT:
+        return 1.0 + float(cfg.approach_bonus) * a
+    return float(cfg.binary_incorrect_reward)
+
+
+@register_reward("approach")
+def _approach(verdict: Verdict, cfg: JudgeConfig, missing: bool, a: float) -> float:
+    return a if verdict.category is Category.CORRECT else -(1.0 - a)
+
+
+@register_reward("gave_up_penalty")
+def _gave_up_penalty(verdict: Verdict, cfg: JudgeConfig, missing: bool, a: float) -> float:
+    if verdict.category is Category.GAVE_UP:
+        return -float(cfg.gave_up_penalty)
+    return _approach(verdict, cfg, missing, a)
 
 
 def reward(verdict: Verdict, cfg: JudgeConfig | None = None, missing: bool | None = None) -> float | None:
@@ -35,23 +76,12 @@ def reward(verdict: Verdict, cfg: JudgeConfig | None = None, missing: bool | Non
     episode gave no answer at all (default: `verdict.missing_answer`, which the judges set)."""
     cfg = cfg or JudgeConfig()
     missing = verdict.missing_answer if missing is None else missing
-    category = verdict.category
-    if category is Category.JUDGE_ERROR:
+    if verdict.category is Category.JUDGE_ERROR:
         return None
+    if cfg.reward not in REWARDS:
+        raise ValueError(f"unknown judge.reward {cfg.reward!r} (registered: {', '.join(sorted(REWARDS))})")
     a = min(max(float(verdict.approach), 0.0), 100.0) / 100.0
-    if cfg.reward == "binary":
-        if missing and category is not Category.CORRECT:
-            return float(cfg.missing_answer_reward)
-        if category is Category.GAVE_UP and cfg.binary_gave_up_reward is not None:
-            return float(cfg.binary_gave_up_reward)
-        if category is Category.CORRECT:
-            return 1.0 + float(cfg.approach_bonus) * a
-        return float(cfg.binary_incorrect_reward)
-    if category is Category.CORRECT:
-        return a
-    if category is Category.GAVE_UP and cfg.reward == "gave_up_penalty":
-        return -float(cfg.gave_up_penalty)
-    return -(1.0 - a)
+    return REWARDS[cfg.reward](verdict, cfg, missing, a)
 
 
 def trajectory_reward(traj: Any, verdict: Verdict, cfg: JudgeConfig | None = None,

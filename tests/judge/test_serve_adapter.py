@@ -16,7 +16,8 @@ def test_adapter_is_loaded_before_the_first_request(nano_model_dir, tmp_path):
     from peft import LoraConfig, PeftModel, get_peft_model
     from transformers import AutoModelForCausalLM
 
-    from rlsys.commands.serve import _load_adapter_on_start, load_engine
+    from rlsys.commands.serve import _load_adapter_on_start
+    from rlsys.rollout.engines import load_engine
     from rlsys.learner.adapter import lora_tensors, write_adapter_dir
 
     base = AutoModelForCausalLM.from_pretrained(nano_model_dir)

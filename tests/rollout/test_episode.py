@@ -8,7 +8,8 @@ import pytest
 
 from rlsys.corpus.types import Question
 from rlsys.rollout.config import RolloutConfig
-from rlsys.rollout.episode import EMPTY_CELL_ERROR, EpisodeLimits, draw_temperatures, run_episode, run_group
+from rlsys.env.wiki_search import EMPTY_CELL_ERROR
+from rlsys.rollout.episode import EpisodeLimits, draw_temperatures, run_episode, run_group
 from rlsys.rollout.prompts import FINAL_TURN_TEXT, NO_CELL_TEXT, initial_messages, observation_text
 from rlsys.rollout.types import EndReason, Generation, Trajectory
 

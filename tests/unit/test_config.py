@@ -152,7 +152,10 @@ BAD_VALUES = [
     ("judge.http_concurrency=0", "judge.http_concurrency", "must be >= 1"),
     ("judge.f1_threshold=0", "judge.f1_threshold", "must be > 0"),
     ("judge.containment_min_ratio=2", "judge.containment_min_ratio", "must be <= 1"),
-    ("judge.kind=vision", "judge.kind", "must be 'rule', 'llm' or 'http'"),
+    ("judge.kind=vision", "judge.kind", "Value error, unknown judge.kind 'vision' (registered: exact_match, http, llm, rule)"),
+    ("judge.reward=foo", "judge.reward", "Value error, unknown reward 'foo' (registered: approach, binary, gave_up_penalty)"),
+    ("env.name=nope", "env.name", "Value error, unknown environment 'nope' (registered: reverse_text, wiki_search; "
+     "or name your own as 'package.module:Class')"),
     ("learner.lora.r=0", "learner.lora.r", "must be >= 1"),
     ("learner.lora.alpha=0", "learner.lora.alpha", "must be > 0"),
     ("learner.lora.dropout=1", "learner.lora.dropout", "must be < 1"),
