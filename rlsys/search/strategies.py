@@ -85,7 +85,7 @@ def episode_budget(episodes: list[Trajectory]) -> dict[str, int]:
 async def single(question: Question, ctx: SearchContext, opts: SearchOptions, temperature: float,
                  seed: int | None) -> Searched:
     traj = await run_episode(question, ctx.engine, ctx.tokenizer, ctx.executor, ctx.limits, temperature, seed)
-    return Searched(traj, [traj], 0, episode_budget([traj]))
+    return Searched(traj, [traj], 0, {**episode_budget([traj]), "candidates": 1})
 
 
 @register_strategy("best-of-n")
@@ -95,7 +95,7 @@ async def best_of_n(question: Question, ctx: SearchContext, opts: SearchOptions,
     episodes = list(await asyncio.gather(*(
         run_episode(question, ctx.engine, ctx.tokenizer, ctx.executor, ctx.limits, temperature, s) for s in seeds)))
     index = pick(episodes, opts.scorer)
-    return Searched(episodes[index], episodes, index, episode_budget(episodes))
+    return Searched(episodes[index], episodes, index, {**episode_budget(episodes), "candidates": len(episodes)})
 
 
 @register_strategy("beam")
@@ -111,7 +111,7 @@ def total_budget(strategy: str, opts: SearchOptions, searched: list[Searched | N
     """The budget of a search over many questions (None: a question whose search was lost)."""
     questions = len(searched)
     done = [s for s in searched if s is not None]
-    keys = {"generated_tokens", "sandbox_cells", "episodes", "replayed_cells"}
+    keys = {"generated_tokens", "sandbox_cells", "episodes", "replayed_cells", "candidates"}
     sums = {k: sum(int(s.budget.get(k, 0)) for s in done) for k in sorted(keys)}
     per_q = {f"{k}_per_question": (v / questions if questions else 0.0) for k, v in sums.items()
              if k in ("generated_tokens", "sandbox_cells")}

@@ -12,11 +12,12 @@ import pytest
 from rlsys.corpus.types import Question
 from rlsys.rollout.episode import EpisodeLimits, run_episode
 from rlsys.rollout.hf_engine import HFEngine
-from rlsys.rollout.types import EndReason, Generation, SamplingParams
-from rlsys.search.beam import CANDIDATE_STRIDE, TURN_STRIDE, beam_search
+from rlsys.rollout.types import EndReason
+from rlsys.search.beam import beam_search
 from rlsys.search.strategies import STRATEGIES, SearchContext, SearchOptions, get_strategy
 
 from .biased_model import add_tag_bias
+from .branching_engine import BranchingEngine
 from .inprocess_executor import InProcessExecutor
 from .scripted_engine import ScriptedEngine
 
@@ -67,32 +68,6 @@ async def test_width_one_is_a_single_episode_with_cells(tiny_tokenizer):
     assert "Harrowmere" in single.turns[0].result.stdout and single.answer == "Harrowmere"
     assert ex2.cells == ex1.cells and len(ex2.opened) == 1 and ex2.closed == ex2.opened
     assert (result.budget["sandbox_cells"], result.budget["candidates"]) == (2, 3)
-
-
-class BranchingEngine:
-    """Replies by turn (assistant headers in the prompt) and candidate index (from the seed)."""
-
-    def __init__(self, tokenizer):
-        self.tokenizer, self.calls = tokenizer, []
-
-    def reply(self, prompt: str, turn: int, index: int) -> str:
-        if turn == 0:  # index 0 keeps state without printing, index 1 prints a non-answer
-            return ["<python>\npages = search_pages('Ostrid Kael')\n</python>",
-                    "<python>\nprint('nothing here')\n</python>"][index]
-        if turn == 1:
-            if "pages = search_pages" in prompt:  # needs the replayed `pages`, or a guess
-                return ["<python>\nprint(read_section(pages[0]['page_id'] + ':full'))\n</python>",
-                        "<answer>Blue</answer>"][index % 2]
-            return "<answer>Velmora</answer>"  # the same for both candidates: kept once
-        return "<answer>Harrowmere</answer>"
-
-    async def generate(self, prompt_ids: list[int], params: SamplingParams) -> Generation:
-        prompt = self.tokenizer.decode(prompt_ids)
-        turn = prompt.count("<|im_start|>assistant") - 1
-        index = (params.seed - TURN_STRIDE * turn) // CANDIDATE_STRIDE
-        self.calls.append((turn, index))
-        ids = self.tokenizer.encode(self.reply(prompt, turn, index), add_special_tokens=False)
-        return Generation(ids, [-0.5] * len(ids), self.tokenizer.decode(ids), "stop", 0)
 
 
 async def test_beam_keeps_the_grounded_branch_and_replays_its_parents_cells(tiny_tokenizer):
