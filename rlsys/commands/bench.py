@@ -12,8 +12,8 @@ import json
 import sys
 from pathlib import Path
 
-HELP = "run a benchmark (corpus, sandbox, rollout, judge, learner, pipeline, scaling) and write JSON"
-BENCHES = ["corpus", "sandbox", "rollout", "judge", "learner", "pipeline", "scaling"]
+HELP = "run a benchmark (corpus, sandbox, rollout, judge, learner, pipeline, scaling, search) and write JSON"
+BENCHES = ["corpus", "sandbox", "rollout", "judge", "learner", "pipeline", "scaling", "search"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
