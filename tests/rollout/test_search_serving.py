@@ -31,3 +31,11 @@ def test_serve_answers_with_beam_search(tiny_tokenizer):
     assert (body["budget"]["candidates"], body["budget"]["sandbox_cells"], body["budget"]["replayed_cells"]) == (7, 4, 1)
     assert "born in Harrowmere" in body["episode"]["turns"][1]["stdout"]
     assert sorted(executor.closed) == sorted(executor.opened)
+
+
+def test_serve_refuses_an_unknown_search_before_loading_anything(tiny_model_dir, capsys):
+    from rlsys.cli import main
+
+    assert main(["serve", "--model", str(tiny_model_dir), "--search", "mcts"]) == 2
+    assert "unknown search strategy 'mcts'" in capsys.readouterr().err
+    assert main(["serve", "--model", str(tiny_model_dir), "--search", "beam", "--width", "0"]) == 2
