@@ -21,10 +21,11 @@ import ray
 from ray.exceptions import RayError
 
 from rlsys.corpus.types import Question
-from rlsys.judge.types import Category, Verdict
+from rlsys.judge.types import Verdict
 from rlsys.rollout.types import Trajectory
+from rlsys.search.best_of_n import judged_picks
 from rlsys.search.strategies import SearchOptions, Searched, total_budget
-from rlsys.step_results import GroupOutcome, lost_as_infra_errors
+from rlsys.step_results import GroupOutcome
 
 log = logging.getLogger(__name__)
 
@@ -67,18 +68,8 @@ def search_and_judge(controller: Any, questions: list[Question], strategy: str, 
         controller.phases.enter("judge")
     judge_s = judge_groups(controller.system, outcomes, controller.cfg.train.collect_timeout_s)
     controller.phases.step_figures()
-    picked: list[Trajectory] = []
-    verdicts: list[Verdict] = []
-    for s, outcome in zip(searched, outcomes):
-        if s is None:
-            t, v = lost_as_infra_errors([outcome])
-            picked += t
-            verdicts += v
-            continue
-        picked.append(outcome.trajectories[s.index])
-        verdicts.append(outcome.verdicts[s.index])
+    picked, verdicts, any_correct = judged_picks(outcomes, [None if s is None else s.index for s in searched])
     budget = total_budget(strategy, opts, searched)
-    budget["any_correct"] = (sum(any(v.category is Category.CORRECT for v in o.verdicts) for o in outcomes)
-                             / len(outcomes) if outcomes else 0.0)  # oracle pick (uses the gold): reported only
+    budget["any_correct"] = any_correct  # oracle pick (uses the gold): reported only
     budget.update(generate_s=generate_s, judge_s=judge_s)
     return picked, verdicts, budget

@@ -9,7 +9,7 @@ import pytest
 from rlsys.judge.types import Category, Verdict
 from rlsys.rollout.types import EndReason, Question, Trajectory, Turn
 from rlsys.sandbox.types import ExecResult
-from rlsys.search.best_of_n import best_of_n, pick
+from rlsys.search.best_of_n import judged_picks, pick
 from rlsys.search.scorers import get_scorer, grounding
 from rlsys.step_results import GroupOutcome
 
@@ -55,20 +55,33 @@ def test_vote_scorer_prefers_the_majority_answer():
         get_scorer("oracle")
 
 
-def test_best_of_n_judges_the_pick_and_counts_the_budget():
+def test_judged_picks_take_the_scorers_pick_and_count_lost_searches():
     right, wrong = Verdict(Category.CORRECT, 80), Verdict(Category.INCORRECT, 20)
     groups = [
         GroupOutcome(Q, [GUESS, PRINTED], [right, wrong]),   # picks PRINTED: wrong by the judge, chosen without gold
         GroupOutcome(Q, [NONE, READ], [wrong, right]),       # picks READ: right
-        GroupOutcome(Q, failure="rollout_worker_lost"),
+        GroupOutcome(Q, failure="search_lost"),
     ]
-    result = best_of_n(groups)
-    assert [t.episode_id for t in result.trajectories[:2]] == [PRINTED.episode_id, READ.episode_id]
-    assert [v.category for v in result.verdicts] == [Category.INCORRECT, Category.CORRECT, Category.JUDGE_ERROR]
-    assert result.trajectories[2].end_reason is EndReason.INFRA_ERROR
-    b = result.budget
-    assert (b["episodes"], b["questions"], b["generated_tokens"], b["sandbox_cells"]) == (4, 3, 7 + 4 + 3 + 6, 4)
-    assert b["any_correct"] == pytest.approx(2 / 3)
+    indices = [pick(g.trajectories) if g.trajectories else None for g in groups]
+    assert indices == [1, 1, None]
+    trajs, verdicts, any_correct = judged_picks(groups, indices)
+    assert [t.episode_id for t in trajs[:2]] == [PRINTED.episode_id, READ.episode_id]
+    assert [v.category for v in verdicts] == [Category.INCORRECT, Category.CORRECT, Category.JUDGE_ERROR]
+    assert trajs[2].end_reason is EndReason.INFRA_ERROR
+    assert any_correct == pytest.approx(2 / 3)
+    with pytest.raises(ValueError, match="3 outcomes but 2 picks"):
+        judged_picks(groups, indices[:2])
+
+
+def test_total_budget_sums_the_searches():
+    from rlsys.search.strategies import SearchOptions, Searched, episode_budget, total_budget
+
+    searched = [Searched(PRINTED, [GUESS, PRINTED], 1, {**episode_budget([GUESS, PRINTED]), "candidates": 2}),
+                Searched(READ, [NONE, READ], 1, {**episode_budget([NONE, READ]), "candidates": 2}), None]
+    b = total_budget("best-of-n", SearchOptions(width=2), searched)
+    assert (b["episodes"], b["questions"], b["lost"], b["generated_tokens"], b["sandbox_cells"]) == (4, 3, 1, 7 + 4 + 3 + 6, 4)
+    assert b["generated_tokens_per_question"] == pytest.approx(20 / 3)
+    assert (b["search"], b["width"], b["scorer"]) == ("best-of-n", 2, "grounded")
 
 
 def test_eval_command_arguments():
@@ -78,6 +91,8 @@ def test_eval_command_arguments():
     add_arguments(parser)
     args = parser.parse_args(["--search", "best-of-n", "--width", "8", "--scorer", "vote"])
     assert (args.search, args.width, args.scorer) == ("best-of-n", 8, "vote")
+    args = parser.parse_args(["--search", "beam", "--width", "2", "--depth", "3"])
+    assert (args.search, args.width, args.depth) == ("beam", 2, 3)
     with pytest.raises(SystemExit):
         parser.parse_args(["--search", "best-of-n", "--width", "0"])
 
