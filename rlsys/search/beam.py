@@ -231,17 +231,18 @@ async def beam_search(
             if not alive:
                 break
             n = width if turn < depth else 1
-            try:
-                groups = await asyncio.gather(*(run.expand(b, turn, i * n, n) for i, b in enumerate(alive)))
-            except asyncio.CancelledError:
-                raise
-            except Exception as err:  # noqa: BLE001 - the engine failed: every alive beam ends as infra
-                log.warning("beam search of %s failed: %s: %s", question.id, type(err).__name__, err)
-                for b in alive:
-                    b.end, b.error = EndReason.INFRA_ERROR, f"{type(err).__name__}: {err}"
-                finished += alive
-                break
-            children = [c for group in groups for c in group]
+            groups = await asyncio.gather(*(run.expand(b, turn, i * n, n) for i, b in enumerate(alive)),
+                                          return_exceptions=True)
+            children: list[Beam] = []
+            for parent, group in zip(alive, groups):
+                if isinstance(group, asyncio.CancelledError):
+                    raise group
+                if isinstance(group, BaseException):  # the engine failed: this beam ends as an infra error
+                    log.warning("beam of %s failed: %s: %s", question.id, type(group).__name__, group)
+                    parent.end, parent.error = EndReason.INFRA_ERROR, f"{type(group).__name__}: {group}"
+                    children.append(parent)
+                else:
+                    children += group
             finished += [c for c in children if c.end is not None]
             ranked = sorted((c for c in children if c.end is None), key=progress_score, reverse=True)  # stable
             alive = ranked[:width]

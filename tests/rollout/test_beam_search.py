@@ -121,3 +121,23 @@ async def test_strategies_are_registered_by_name(tiny_tokenizer):
     assert searched.trajectory.answer == "Harrowmere" and len(searched.candidates) == 3
     assert searched.candidates[searched.index] is searched.trajectory
     assert searched.budget["episodes"] == 3 and searched.budget["sandbox_cells"] == 1
+
+
+class FailingOnSecondBeam(BranchingEngine):
+    """The engine raises for the second beam's candidates on turn 1 (an engine error)."""
+
+    async def generate(self, prompt_ids, params):
+        gen = await super().generate(prompt_ids, params)
+        if self.calls[-1] in ((1, 2), (1, 3)):
+            raise RuntimeError("engine died")
+        return gen
+
+
+async def test_an_engine_error_ends_only_its_beam(tiny_tokenizer):
+    engine, executor = FailingOnSecondBeam(tiny_tokenizer), InProcessExecutor()
+    result = await beam_search(Q, engine, tiny_tokenizer, executor, limits(max_new_tokens=200), width=2, depth=2,
+                               temperature=0.8, seed=0)
+    failed = [t for t in result.finished if t.end_reason is EndReason.INFRA_ERROR]
+    assert len(failed) == 1 and "engine died" in failed[0].error
+    assert result.trajectory.answer == "Velmora" and not result.trajectory.excluded  # the other beam answers
+    assert sorted(executor.closed) == sorted(executor.opened)
