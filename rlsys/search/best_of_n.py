@@ -5,6 +5,7 @@ sampled: generated tokens (sampled tokens, `loss_mask == 1`) and sandbox cells r
 from __future__ import annotations
 
 from rlsys.judge.types import Category, Verdict
+from rlsys.rollout.episode import EMPTY_CELL_ERROR
 from rlsys.rollout.types import Trajectory
 from rlsys.search.scorers import get_scorer
 from rlsys.step_results import GroupOutcome, lost_as_infra_errors
@@ -15,7 +16,9 @@ def generated_tokens(traj: Trajectory) -> int:
 
 
 def sandbox_cells(traj: Trajectory) -> int:
-    return sum(t.cell is not None and t.result is not None for t in traj.turns)
+    """Cells the sandbox ran (an empty cell is answered without it)."""
+    return sum(t.cell is not None and t.result is not None and t.result.error != EMPTY_CELL_ERROR
+               for t in traj.turns)
 
 
 def pick(group: list[Trajectory], scorer: str = "grounded") -> int:

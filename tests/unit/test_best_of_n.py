@@ -35,6 +35,14 @@ PRINTED = episode("Sandy brown", [cell("sandy brown wings\n")], sampled=4)      
 NONE = episode("Answer not found", [cell("")], sampled=3)
 
 
+def test_empty_cells_are_not_sandbox_cells():
+    from rlsys.rollout.episode import EMPTY_CELL_ERROR
+    from rlsys.search.best_of_n import sandbox_cells
+
+    empty = Turn(text="<python></python>", cell="", result=ExecResult(error=EMPTY_CELL_ERROR))
+    assert sandbox_cells(episode("Grey", [empty, cell("grey")])) == 1
+
+
 def test_grounding_levels():
     assert [grounding(t) for t in (GUESS, READ, PRINTED, NONE)] == [0, 1, 2, 0]
 
