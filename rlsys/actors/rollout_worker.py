@@ -92,14 +92,7 @@ class RolloutWorker:
 
         if self.asleep:
             raise EngineAsleep(f"rollout engine asleep: no generation outside the generate phase ({question.id})")
-        if adapter is not None and self.policy_version() < adapter[0]:
-            version, (tensors_ref,) = adapter
-            tensors = await tensors_ref
-            async with self._lock():
-                if self.policy_version() < version:
-                    log.info("adapter v%d loaded before the first episode (held v%d)", version, self.policy_version())
-                    await self.engine.load_adapter(version, tensors, None)
-                    self._adapter_version = version
+        await self._install(adapter)
         executor = await self._ensure_executor()
         group = await run_group(
             question, k or self.cfg.rollout.group_size, self.engine, self.tokenizer, executor, self.cfg.rollout,
@@ -116,6 +109,33 @@ class RolloutWorker:
     ) -> list[list[Trajectory]]:
         """Several groups at once (their episodes share the engine's batches)."""
         return list(await asyncio.gather(*(self.generate_group(q, k, seed, temperature) for q in questions)))
+
+    async def search(self, question: Question, strategy: str, options: dict[str, Any], seed: int | None = None,
+                     temperature: float | None = None, adapter: tuple[int, list[Any]] | None = None) -> Any:
+        """Answers `question` with the inference-time search `strategy` (`rlsys.search.strategies`)
+        on this worker's engine and sandbox; returns its `Searched` (pick, candidates, budget)."""
+        from rlsys.rollout.episode import EpisodeLimits
+        from rlsys.search.strategies import SearchContext, SearchOptions, get_strategy
+
+        run = get_strategy(strategy)
+        if self.asleep:
+            raise EngineAsleep(f"rollout engine asleep: no search outside the generate phase ({question.id})")
+        await self._install(adapter)
+        limits = EpisodeLimits.from_config(self.cfg.rollout, self.cfg.sandbox.cell_timeout_s)
+        ctx = SearchContext(self.engine, self.tokenizer, await self._ensure_executor(), limits)
+        temperature = self.cfg.rollout.temperature_min if temperature is None else temperature
+        return await run(question, ctx, SearchOptions(**options), temperature, seed)
+
+    async def _install(self, adapter: tuple[int, list[Any]] | None) -> None:
+        """Loads the launched adapter (version, [tensors ref]) when this worker holds an older one."""
+        if adapter is not None and self.policy_version() < adapter[0]:
+            version, (tensors_ref,) = adapter
+            tensors = await tensors_ref
+            async with self._lock():
+                if self.policy_version() < version:
+                    log.info("adapter v%d loaded before the first episode (held v%d)", version, self.policy_version())
+                    await self.engine.load_adapter(version, tensors, None)
+                    self._adapter_version = version
 
     def _lock(self) -> asyncio.Lock:
         if self._adapter_lock is None:

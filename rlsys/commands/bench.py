@@ -12,8 +12,8 @@ import json
 import sys
 from pathlib import Path
 
-HELP = "run a benchmark (corpus, sandbox, rollout, judge, learner, pipeline, scaling, learning) and write JSON"
-BENCHES = ["corpus", "sandbox", "rollout", "judge", "learner", "pipeline", "scaling", "learning"]
+HELP = "run a benchmark (corpus, sandbox, rollout, judge, learner, pipeline, scaling, learning, search) and write JSON"
+BENCHES = ["corpus", "sandbox", "rollout", "judge", "learner", "pipeline", "scaling", "learning", "search"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -16,12 +16,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--limit", type=int, default=None, help="questions to evaluate (default: train.eval_questions)")
     parser.add_argument("--run-dir", default=None, help="where eval/<stage>.json goes (default: train.output_dir)")
     parser.add_argument("--stage", default=None, help="name of this evaluation (default: base, or the adapter's folder name)")
-    parser.add_argument("--search", choices=["single", "best-of-n"], default="single",
-                        help="single: one episode per question; best-of-n: --width episodes per question, the one "
-                             "--scorer ranks highest answers (no gold used); the budget goes in the eval file")
-    parser.add_argument("--width", type=_positive, default=4, help="episodes per question of best-of-n (default 4)")
+    from rlsys.search.strategies import STRATEGIES
+
+    parser.add_argument("--search", choices=sorted(STRATEGIES), default="single",
+                        help="single: one episode per question; best-of-n: --width episodes per question; beam: "
+                             "beam search over turns, --width beams branching on the first --depth turns; the "
+                             "--scorer's pick answers (no gold used); the budget goes in the eval file")
+    parser.add_argument("--width", type=_positive, default=4, help="episodes (best-of-n) or beams (beam) per question (default 4)")
+    parser.add_argument("--depth", type=_positive, default=1, help="turns on which beam search branches (default 1)")
     parser.add_argument("--scorer", default="grounded", choices=["grounded", "vote"],
-                        help="gold-free scorer of best-of-n: grounded (answer printed by a cell) or vote")
+                        help="gold-free scorer of the pick: grounded (answer printed by a cell) or vote")
 
 
 def _positive(text: str) -> int:
@@ -51,25 +55,28 @@ def run(args: argparse.Namespace) -> int:
         controller.setup(push=bool(args.adapter))
         pool = controller.test_questions if args.split == "test" else controller.train_questions
         questions = pool[: args.limit or cfg.train.eval_questions]
-        if args.search == "best-of-n":
-            summary = _best_of_n(controller, cfg, run_dir, args.stage or f"{stage}-best-of-{args.width}", questions,
-                                 args.width, args.scorer)
-        else:
+        if args.search == "single":
             summary = controller.evaluate(stage=stage, questions=questions)
+        else:
+            summary = _search(controller, run_dir, args.stage or f"{stage}-{_stage_suffix(args)}", questions, args)
     finally:
         controller.close()
     print(json.dumps(summary, indent=2))
     return 0
 
 
-def _best_of_n(controller, cfg, run_dir, stage: str, questions, width: int, scorer: str) -> dict:
-    """`width` episodes per question at the single-sample eval temperature, the scorer's pick judged."""
-    from rlsys.report.eval_files import summarise_eval, write_eval
-    from rlsys.search.best_of_n import best_of_n
+def _stage_suffix(args: argparse.Namespace) -> str:
+    return f"best-of-{args.width}" if args.search == "best-of-n" else f"beam-w{args.width}-d{args.depth}"
 
-    outcomes, flight = controller.generate_and_judge(questions, k=width, temperature=cfg.rollout.temperature_min)
-    result = best_of_n(outcomes, scorer)
-    summary = summarise_eval(result.trajectories, result.verdicts)
-    write_eval(run_dir, stage, result.trajectories, result.verdicts,
-               extra={"budget": {**result.budget, "width": width}, "generate_s": flight.generate_s})
-    return {**summary, "budget": {**result.budget, "width": width}}
+
+def _search(controller, run_dir, stage: str, questions, args: argparse.Namespace) -> dict:
+    """The strategy's pick of each question judged (`rlsys.controller.search_eval`)."""
+    from rlsys.controller.search_eval import search_and_judge
+    from rlsys.report.eval_files import summarise_eval, write_eval
+    from rlsys.search.strategies import SearchOptions
+
+    opts = SearchOptions(width=args.width, depth=args.depth, scorer=args.scorer)
+    picked, verdicts, budget = search_and_judge(controller, questions, args.search, opts)
+    summary = summarise_eval(picked, verdicts)
+    write_eval(run_dir, stage, picked, verdicts, extra={"budget": budget, "generate_s": budget["generate_s"]})
+    return {**summary, "budget": budget}

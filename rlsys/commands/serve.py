@@ -4,6 +4,8 @@
     curl -s 127.0.0.1:8000/v1/chat/completions -d '{"messages": [{"role": "user", "content": "hi"}]}'
 
 Binds 127.0.0.1 unless told otherwise. `--api-key-env NAME` makes it require that key.
+`--search beam --width 4 --depth 1` also answers questions on `POST /v1/search` with that
+inference-time search (`rlsys.search.serving`).
 """
 
 from __future__ import annotations
@@ -38,6 +40,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-tokens", type=int, default=256, help="default max_tokens of a request")
     parser.add_argument("--api-key-env", default=None, help="require the key held by this environment variable")
     parser.add_argument("--ready-file", default=None, help="write {\"url\": ...} here once listening (for scripts)")
+    parser.add_argument("--search", default=None, help="also answer questions on POST /v1/search with this "
+                        "inference-time search (single, best-of-n, beam; cells in a local sandbox over the corpus)")
+    parser.add_argument("--width", type=int, default=4, help="--search: episodes (best-of-n) or beams (beam)")
+    parser.add_argument("--depth", type=int, default=1, help="--search beam: turns that branch")
+    parser.add_argument("--scorer", default="grounded", help="--search: gold-free scorer (grounded, vote)")
 
 
 def _load_adapter_on_start(engine, adapter_dir: Path):
@@ -85,6 +92,16 @@ def run(args: argparse.Namespace) -> int:
     if not 0 <= args.port <= 65535:
         print(f"rlsys serve: --port must be 0..65535, got {args.port}", file=sys.stderr)
         return 2
+    search_opts = None
+    if args.search:
+        from rlsys.search.strategies import SearchOptions, get_strategy
+
+        try:
+            get_strategy(args.search)
+            search_opts = SearchOptions(width=args.width, depth=args.depth, scorer=args.scorer)
+        except ValueError as err:
+            print(f"rlsys serve: --search: {err}", file=sys.stderr)
+            return 2
     api_key = None
     if args.api_key_env:
         api_key = os.environ.get(args.api_key_env)
@@ -113,6 +130,10 @@ def run(args: argparse.Namespace) -> int:
         startup = _load_adapter_on_start(engine, adapter)
     name = args.served_model_name or model_path
     app = create_app(engine, tokenizer, name, api_key=api_key, default_max_tokens=args.max_tokens, startup=startup)
+    if search_opts is not None:
+        from rlsys.search.serving import add_search_route
+
+        add_search_route(app, engine, tokenizer, cfg, args.search, search_opts)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:

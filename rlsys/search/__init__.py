@@ -1,1 +1,2 @@
-"""Inference-time search over whole episodes (`rlsys eval --search best-of-n`)."""
+"""Inference-time search over episodes: strategies by name (`strategies.py`: single, best-of-n,
+beam), gold-free scorers (`scorers.py`), beam search over turns (`beam.py`), serving (`serving.py`)."""

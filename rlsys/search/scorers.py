@@ -7,6 +7,8 @@ A scorer maps (episode, all episodes of its question) to a comparable score; hig
   "Answer not found" ranks with no answer;
 - `vote`: self-consistency: the number of episodes of the question with the same (normalised)
   answer, grounded first among equal votes.
+
+`progress_score` ranks the unfinished beams of beam search (no answer yet to score).
 """
 
 from __future__ import annotations
@@ -15,7 +17,9 @@ import re
 import unicodedata
 from typing import Callable
 
+from rlsys.judge.search_recovery import turn_miss
 from rlsys.rollout.types import Trajectory
+from rlsys.sandbox.types import ExecStatus
 
 Scorer = Callable[[Trajectory, list[Trajectory]], tuple]
 GIVE_UP = "answer not found"
@@ -57,6 +61,17 @@ def vote_score(traj: Trajectory, group: list[Trajectory]) -> tuple:
         return (0, 0, 0)
     votes = sum(answered(t) and _norm(t.answer) == _norm(traj.answer) for t in group)
     return (1, votes, grounding(traj))
+
+
+def progress_score(beam) -> tuple:
+    """How promising an unfinished beam of beam search is, gold-free: fewer missed searches
+    (`judge.search_recovery.turn_miss`), then a last cell that printed something, then the policy's
+    mean log-prob of its sampled tokens (its confidence)."""
+    misses = sum(turn_miss(t, None, False) is not None for t in beam.turns)
+    results = [t.result for t in beam.turns if t.result is not None]
+    printed = bool(results) and results[-1].status is ExecStatus.OK and bool((results[-1].stdout or "").strip())
+    sampled = [lp for lp, m in zip(beam.logprobs, beam.mask) if m]
+    return (-misses, int(printed), sum(sampled) / len(sampled) if sampled else 0.0)
 
 
 SCORERS: dict[str, Scorer] = {"grounded": grounded_score, "vote": vote_score}

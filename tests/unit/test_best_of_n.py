@@ -9,7 +9,7 @@ import pytest
 from rlsys.judge.types import Category, Verdict
 from rlsys.rollout.types import EndReason, Question, Trajectory, Turn
 from rlsys.sandbox.types import ExecResult
-from rlsys.search.best_of_n import best_of_n, pick
+from rlsys.search.best_of_n import judged_picks, pick
 from rlsys.search.scorers import get_scorer, grounding
 from rlsys.step_results import GroupOutcome
 
@@ -35,6 +35,14 @@ PRINTED = episode("Sandy brown", [cell("sandy brown wings\n")], sampled=4)      
 NONE = episode("Answer not found", [cell("")], sampled=3)
 
 
+def test_empty_cells_are_not_sandbox_cells():
+    from rlsys.rollout.episode import EMPTY_CELL_ERROR
+    from rlsys.search.best_of_n import sandbox_cells
+
+    empty = Turn(text="<python></python>", cell="", result=ExecResult(error=EMPTY_CELL_ERROR))
+    assert sandbox_cells(episode("Grey", [empty, cell("grey")])) == 1
+
+
 def test_grounding_levels():
     assert [grounding(t) for t in (GUESS, READ, PRINTED, NONE)] == [0, 1, 2, 0]
 
@@ -55,20 +63,33 @@ def test_vote_scorer_prefers_the_majority_answer():
         get_scorer("oracle")
 
 
-def test_best_of_n_judges_the_pick_and_counts_the_budget():
+def test_judged_picks_take_the_scorers_pick_and_count_lost_searches():
     right, wrong = Verdict(Category.CORRECT, 80), Verdict(Category.INCORRECT, 20)
     groups = [
         GroupOutcome(Q, [GUESS, PRINTED], [right, wrong]),   # picks PRINTED: wrong by the judge, chosen without gold
         GroupOutcome(Q, [NONE, READ], [wrong, right]),       # picks READ: right
-        GroupOutcome(Q, failure="rollout_worker_lost"),
+        GroupOutcome(Q, failure="search_lost"),
     ]
-    result = best_of_n(groups)
-    assert [t.episode_id for t in result.trajectories[:2]] == [PRINTED.episode_id, READ.episode_id]
-    assert [v.category for v in result.verdicts] == [Category.INCORRECT, Category.CORRECT, Category.JUDGE_ERROR]
-    assert result.trajectories[2].end_reason is EndReason.INFRA_ERROR
-    b = result.budget
-    assert (b["episodes"], b["questions"], b["generated_tokens"], b["sandbox_cells"]) == (4, 3, 7 + 4 + 3 + 6, 4)
-    assert b["any_correct"] == pytest.approx(2 / 3)
+    indices = [pick(g.trajectories) if g.trajectories else None for g in groups]
+    assert indices == [1, 1, None]
+    trajs, verdicts, any_correct = judged_picks(groups, indices)
+    assert [t.episode_id for t in trajs[:2]] == [PRINTED.episode_id, READ.episode_id]
+    assert [v.category for v in verdicts] == [Category.INCORRECT, Category.CORRECT, Category.JUDGE_ERROR]
+    assert trajs[2].end_reason is EndReason.INFRA_ERROR
+    assert any_correct == pytest.approx(2 / 3)
+    with pytest.raises(ValueError, match="3 outcomes but 2 picks"):
+        judged_picks(groups, indices[:2])
+
+
+def test_total_budget_sums_the_searches():
+    from rlsys.search.strategies import SearchOptions, Searched, episode_budget, total_budget
+
+    searched = [Searched(PRINTED, [GUESS, PRINTED], 1, {**episode_budget([GUESS, PRINTED]), "candidates": 2}),
+                Searched(READ, [NONE, READ], 1, {**episode_budget([NONE, READ]), "candidates": 2}), None]
+    b = total_budget("best-of-n", SearchOptions(width=2), searched)
+    assert (b["episodes"], b["questions"], b["lost"], b["generated_tokens"], b["sandbox_cells"]) == (4, 3, 1, 7 + 4 + 3 + 6, 4)
+    assert b["generated_tokens_per_question"] == pytest.approx(20 / 3)
+    assert (b["search"], b["width"], b["scorer"]) == ("best-of-n", 2, "grounded")
 
 
 def test_eval_command_arguments():
@@ -78,5 +99,21 @@ def test_eval_command_arguments():
     add_arguments(parser)
     args = parser.parse_args(["--search", "best-of-n", "--width", "8", "--scorer", "vote"])
     assert (args.search, args.width, args.scorer) == ("best-of-n", 8, "vote")
+    args = parser.parse_args(["--search", "beam", "--width", "2", "--depth", "3"])
+    assert (args.search, args.width, args.depth) == ("beam", 2, 3)
     with pytest.raises(SystemExit):
         parser.parse_args(["--search", "best-of-n", "--width", "0"])
+
+
+def test_paired_bootstrap_interval():
+    from rlsys.search.paired_bootstrap import paired_bootstrap
+
+    same = [1, 0, 1, 1, 0, 1]
+    assert paired_bootstrap(same, same, resamples=200) == (0.0, (0.0, 0.0))  # pairing: no spread at all
+    better = [1] * 10
+    worse = [1] * 5 + [0] * 5
+    diff, (low, high) = paired_bootstrap(better, worse, resamples=500, seed=1)
+    assert diff == pytest.approx(0.5) and 0.0 < low < 0.5 < high <= 1.0
+    assert paired_bootstrap(better, worse, resamples=500, seed=1) == (diff, (low, high))  # seeded
+    with pytest.raises(ValueError, match="equal non-empty"):
+        paired_bootstrap([1], [1, 0])
