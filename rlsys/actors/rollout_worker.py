@@ -122,7 +122,7 @@ class RolloutWorker:
             raise EngineAsleep(f"rollout engine asleep: no search outside the generate phase ({question.id})")
         await self._install(adapter)
         limits = EpisodeLimits.from_config(self.cfg.rollout, self.cfg.sandbox.cell_timeout_s)
-        ctx = SearchContext(self.engine, self.tokenizer, await self._ensure_executor(), limits)
+        ctx = SearchContext(self.engine, self.tokenizer, await self._ensure_executor(), limits, self.env)
         temperature = self.cfg.rollout.temperature_min if temperature is None else temperature
         return await run(question, ctx, SearchOptions(**options), temperature, seed)
 

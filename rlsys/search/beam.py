@@ -26,10 +26,9 @@ from typing import Any
 
 from rlsys.corpus.types import Question
 from rlsys.rollout.chat_format import IM_END, continuation_parts
-from rlsys.rollout.episode import EMPTY_CELL_ERROR, EpisodeLimits, define_question, prompt_ids
-from rlsys.rollout.parsing import STOP_STRINGS, parse_turn
+from rlsys.env.base import Environment
+from rlsys.rollout.episode import EpisodeLimits, opening_ids, run_setup_cell
 from rlsys.rollout.plain_text import encode_parts
-from rlsys.rollout.prompts import FINAL_TURN_TEXT, NO_CELL_TEXT, observation_text
 from rlsys.rollout.types import EndReason, Engine, Generation, SamplingParams, Trajectory, Turn
 from rlsys.sandbox.types import CodeExecutor, ExecResult, ExecStatus
 from rlsys.search.best_of_n import pick
@@ -76,8 +75,9 @@ class _Run:
     """The state shared by the beams of one question's search."""
 
     def __init__(self, question: Question, engine: Engine, tokenizer: Any, executor: CodeExecutor,
-                 limits: EpisodeLimits, temperature: float, seed: int | None):
+                 limits: EpisodeLimits, temperature: float, seed: int | None, env: Environment):
         self.question, self.engine, self.tokenizer, self.executor = question, engine, tokenizer, executor
+        self.env = env
         self.limits, self.temperature, self.seed = limits, temperature, seed
         self.im_end = tokenizer.convert_tokens_to_ids(IM_END)
         self.budget = BeamBudget()
@@ -90,7 +90,7 @@ class _Run:
         room = self.limits.max_episode_tokens - len(beam.ids)
         params = SamplingParams(
             temperature=self.temperature, top_p=self.limits.top_p,
-            max_new_tokens=min(self.limits.max_new_tokens, room), stop=list(STOP_STRINGS),
+            max_new_tokens=min(self.limits.max_new_tokens, room), stop=list(self.env.stop_strings),
             seed=None if self.seed is None else self.seed + TURN_STRIDE * turn + CANDIDATE_STRIDE * index,
         )
         t0 = time.perf_counter()
@@ -110,8 +110,9 @@ class _Run:
         session = f"{self.prefix}-{self.sessions}"
         await self.executor.open(session)
         self.open_sessions.add(session)
-        if self.limits.question_variable:
-            await define_question(self.executor, session, self.question.question)
+        setup = self.env.setup_cell(self.question)
+        if setup is not None:
+            await run_setup_cell(self.executor, session, setup)
         for code in parent.cells:
             result = await self.executor.run(session, code, self.limits.cell_timeout_s)
             self.budget.sandbox_cells += 1
@@ -133,7 +134,7 @@ class _Run:
         """`parent` extended by the sampled turn `gen`, as one turn of `run_episode`."""
         limits = self.limits
         beam = parent.child(gen)
-        parsed = parse_turn(gen.text)
+        parsed = self.env.parse_turn(gen.text)
         turn = Turn(text=gen.text, cell=parsed.cell)
         beam.turns.append(turn)
         if inherit:
@@ -148,10 +149,10 @@ class _Run:
             beam.end = EndReason.MAX_TURNS
             return beam
         if parsed.cell is None:
-            messages = [NO_CELL_TEXT]
+            messages = [self.env.no_action_text()]
         else:
             if parsed.empty_cell:
-                turn.result = ExecResult(error=EMPTY_CELL_ERROR, status=ExecStatus.ERROR)
+                turn.result = ExecResult(error=self.env.empty_cell_error(), status=ExecStatus.ERROR)
             else:
                 t0 = time.perf_counter()
                 try:
@@ -168,9 +169,10 @@ class _Run:
                 if turn.result.infra_failed:
                     beam.end, beam.error = EndReason.INFRA_ERROR, turn.result.error or "sandbox infrastructure error"
                     return beam
-            messages = [observation_text(turn.result)]
-        if turn_index + 1 == limits.max_turns - 1:
-            messages.append(FINAL_TURN_TEXT)
+            messages = [self.env.observation_text(turn.result)]
+        final_text = self.env.final_turn_text() if turn_index + 1 == limits.max_turns - 1 else None
+        if final_text is not None:
+            messages.append(final_text)
         sampled_end = bool(gen.token_ids) and gen.token_ids[-1] == self.im_end
         context = encode_parts(self.tokenizer, continuation_parts(messages, im_end_sampled=sampled_end))
         if len(beam.ids) + len(context) >= limits.max_episode_tokens:
@@ -217,13 +219,16 @@ class BeamResult:
 async def beam_search(
     question: Question, engine: Engine, tokenizer: Any, executor: CodeExecutor, limits: EpisodeLimits, *,
     width: int, depth: int, scorer: str = "grounded", temperature: float = 1.0, seed: int | None = None,
+    env: Environment | None = None,
 ) -> BeamResult:
-    """Beam search over the turns of one question's episode (see the module docstring)."""
+    """Beam search over the turns of one question's episode of `env` (default:
+    `limits.default_environment()`; see the module docstring)."""
     if width < 1 or depth < 0:
         raise ValueError(f"beam search needs width >= 1 and depth >= 0, got width={width}, depth={depth}")
-    run = _Run(question, engine, tokenizer, executor, limits, temperature, seed)
+    env = env or limits.default_environment()
+    run = _Run(question, engine, tokenizer, executor, limits, temperature, seed, env)
     started = time.perf_counter()
-    start = prompt_ids(tokenizer, question.question, limits.max_turns, limits.prompt_style, limits.question_variable)
+    start = opening_ids(tokenizer, env, question)
     alive = [Beam(list(start), [0] * len(start), [0.0] * len(start))]
     finished: list[Beam] = []
     try:

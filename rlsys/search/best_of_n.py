@@ -5,7 +5,7 @@ sampled: generated tokens (sampled tokens, `loss_mask == 1`) and sandbox cells r
 from __future__ import annotations
 
 from rlsys.judge.types import Category, Verdict
-from rlsys.rollout.episode import EMPTY_CELL_ERROR
+from rlsys.env.wiki_search import EMPTY_CELL_ERROR
 from rlsys.rollout.types import Trajectory
 from rlsys.search.scorers import get_scorer
 from rlsys.step_results import GroupOutcome, lost_as_infra_errors

@@ -24,6 +24,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from rlsys.corpus.types import Question
+from rlsys.env.registry import environment_of
 from rlsys.rollout.episode import EpisodeLimits
 from rlsys.search.strategies import SearchContext, SearchOptions, Searched, get_strategy
 
@@ -51,6 +52,7 @@ def add_search_route(app: FastAPI, engine: Any, tokenizer: Any, cfg: Any, strate
     `CorpusService` (from `cfg.corpus` / `cfg.sandbox`) starts with the server."""
     run = get_strategy(strategy)
     limits = EpisodeLimits.from_config(cfg.rollout, cfg.sandbox.cell_timeout_s)
+    env = environment_of(cfg)
     state: dict[str, Any] = {"executor": executor}
     inner = app.router.lifespan_context
 
@@ -76,7 +78,7 @@ def add_search_route(app: FastAPI, engine: Any, tokenizer: Any, cfg: Any, strate
     @app.post("/v1/search")
     async def search(req: SearchRequest):
         question = Question(id=f"serve-{uuid.uuid4().hex[:8]}", question=req.question, answer="")
-        ctx = SearchContext(engine, tokenizer, state["executor"], limits)
+        ctx = SearchContext(engine, tokenizer, state["executor"], limits, env)
         temperature = cfg.rollout.temperature_min if req.temperature is None else req.temperature
         try:
             searched = await run(question, ctx, opts, temperature, req.seed)

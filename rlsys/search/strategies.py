@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable
 
 from rlsys.corpus.types import Question
+from rlsys.env.base import Environment
 from rlsys.rollout.episode import EpisodeLimits, draw_temperatures, run_episode
 from rlsys.rollout.types import Engine, Trajectory
 from rlsys.sandbox.types import CodeExecutor
@@ -35,6 +36,7 @@ class SearchContext:
     tokenizer: Any
     executor: CodeExecutor
     limits: EpisodeLimits
+    env: Environment | None = None  # None: the limits' default environment
 
 
 @dataclass(frozen=True)
@@ -84,7 +86,7 @@ def episode_budget(episodes: list[Trajectory]) -> dict[str, int]:
 @register_strategy("single")
 async def single(question: Question, ctx: SearchContext, opts: SearchOptions, temperature: float,
                  seed: int | None) -> Searched:
-    traj = await run_episode(question, ctx.engine, ctx.tokenizer, ctx.executor, ctx.limits, temperature, seed)
+    traj = await run_episode(question, ctx.engine, ctx.tokenizer, ctx.executor, ctx.limits, temperature, seed, env=ctx.env)
     return Searched(traj, [traj], 0, {**episode_budget([traj]), "candidates": 1})
 
 
@@ -93,7 +95,8 @@ async def best_of_n(question: Question, ctx: SearchContext, opts: SearchOptions,
                     seed: int | None) -> Searched:
     seeds = [s for _, s in draw_temperatures(opts.width, 0.0, 0.0, 0 if seed is None else seed, question.id)]
     episodes = list(await asyncio.gather(*(
-        run_episode(question, ctx.engine, ctx.tokenizer, ctx.executor, ctx.limits, temperature, s) for s in seeds)))
+        run_episode(question, ctx.engine, ctx.tokenizer, ctx.executor, ctx.limits, temperature, s, env=ctx.env)
+        for s in seeds)))
     index = pick(episodes, opts.scorer)
     return Searched(episodes[index], episodes, index, {**episode_budget(episodes), "candidates": len(episodes)})
 
@@ -102,7 +105,8 @@ async def best_of_n(question: Question, ctx: SearchContext, opts: SearchOptions,
 async def beam(question: Question, ctx: SearchContext, opts: SearchOptions, temperature: float,
                seed: int | None) -> Searched:
     result = await beam_search(question, ctx.engine, ctx.tokenizer, ctx.executor, ctx.limits, width=opts.width,
-                               depth=opts.depth, scorer=opts.scorer, temperature=temperature, seed=seed)
+                               depth=opts.depth, scorer=opts.scorer, temperature=temperature, seed=seed,
+                               env=ctx.env)
     index = next(i for i, t in enumerate(result.finished) if t is result.trajectory)
     return Searched(result.trajectory, result.finished, index, {**result.budget, "episodes": len(result.finished)})
 

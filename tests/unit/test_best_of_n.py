@@ -36,7 +36,7 @@ NONE = episode("Answer not found", [cell("")], sampled=3)
 
 
 def test_empty_cells_are_not_sandbox_cells():
-    from rlsys.rollout.episode import EMPTY_CELL_ERROR
+    from rlsys.env.wiki_search import EMPTY_CELL_ERROR
     from rlsys.search.best_of_n import sandbox_cells
 
     empty = Turn(text="<python></python>", cell="", result=ExecResult(error=EMPTY_CELL_ERROR))
