@@ -115,13 +115,16 @@ class VLLMEngine:
         max_lora_rank: int | None = None,
         max_model_len: int | None = None,
         gpu_memory_utilization: float = 0.5,
+        kv_cache_memory_bytes: int | None = None,
         quantization: str | None = None,
         seed: int = 0,
         enable_lora: bool = True,
         enable_sleep_mode: bool | None = None,
     ):
         """`lora_config`: PEFT names (`r`, `lora_alpha`, `target_modules`) of the adapters to come;
-        `max_lora_rank` defaults to the smallest vLLM rank >= `lora_config['r']`;
+        `max_lora_rank` defaults to the smallest vLLM rank >= `lora_config['r']`, and vLLM wraps only
+        the modules of `lora_config['target_modules']` (`lora_target_modules`; the memory plan counts
+        these slots); `kv_cache_memory_bytes` set: vLLM skips profiling and takes that much KV cache;
         `enable_sleep_mode`: None = where the platform has it, True = required."""
         try:
             import torch
@@ -161,7 +164,7 @@ class VLLMEngine:
             targets = list(self.lora_config.get("target_modules") or ["q_proj", "k_proj", "v_proj", "o_proj"])
             zero = zero_lora_tensors(self.model_path, targets, r, self._torch_dtype or torch.bfloat16)
             lora_args = {"enable_lora": True, "max_loras": max(1, max_loras),
-                         "max_lora_rank": max_lora_rank or vllm_lora_rank(r)}
+                         "max_lora_rank": max_lora_rank or vllm_lora_rank(r), "lora_target_modules": targets}
             itemsize = (self._torch_dtype or torch.bfloat16).itemsize
             root = adapter_root(tensors_nbytes(zero, itemsize) * (max(1, max_loras) + 2))
         else:
@@ -181,6 +184,7 @@ class VLLMEngine:
                 max_num_seqs=max_batch,
                 max_model_len=max_model_len,
                 gpu_memory_utilization=gpu_memory_utilization,
+                kv_cache_memory_bytes=kv_cache_memory_bytes,
                 quantization=quantization,
                 seed=seed,
             )
