@@ -6,7 +6,11 @@ rlsys is imported from this checkout). At Qwen3-4B's shape with random init (no 
   tokens/s and peak memory with the chunked vocabulary projection on (1,024) and off;
 - the process capped to 24 GiB (`set_per_process_memory_fraction`) to emulate the 24 GB card:
   the learner's peak against `memory_plan`'s prediction of the learn phase;
-- the HF engine's generation at that shape (24 sequences, 128 new tokens): tokens/s, peak memory.
+- the HF engine's generation at that shape (24 sequences, 128 new tokens): tokens/s, peak memory;
+- the collocated 24 GB preset, briefly (still capped to 24 GiB): the settings the memory plan
+  decides for it, and one step of its phases with the learner and an HF engine sharing the card
+  (generate -> engine asleep -> learn -> cache released -> engine awake -> generate): peak memory
+  per phase against the plan, sleep and wake seconds (`phase_switch_s`).
 Each part has its own try: a failure (an OOM included) is recorded and the rest still runs.
 `--shape tiny` runs the same plumbing on CPU in seconds (to check the script, not to measure).
 """
@@ -14,6 +18,7 @@ Each part has its own try: a failure (an OOM included) is recorded and the rest 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import sys
 import tempfile
@@ -76,42 +81,121 @@ def _plan(chunk: int) -> dict[str, Any]:
             "items": {i.name: round(i.nbytes / GIB, 3) for i in learn.items}}
 
 
-def _engine(shape: str, seqs: int, new_tokens: int) -> dict[str, Any]:
-    import asyncio
+_MODEL_DIRS: dict[str, Path] = {}
 
+
+def _model_dir(shape: str) -> Path:
+    """A random-init model of `shape` saved once (with a tiny tokenizer) for the engine parts."""
     import torch
 
     from rlsys.bench.learner import _base_model
-    from rlsys.rollout.hf_engine import HFEngine
     from rlsys.rollout.tiny_model import build_tiny_model, default_texts
-    from rlsys.rollout.types import SamplingParams
 
-    cuda = torch.cuda.is_available()
-    with tempfile.TemporaryDirectory() as tmp:
-        tok_dir = build_tiny_model(Path(tmp) / "tok", default_texts(20), size="nano")  # a tokenizer + template
-        model = _base_model(shape, torch.device("cpu"), torch.bfloat16 if cuda else torch.float32)
-        model.save_pretrained(Path(tmp) / "model")
+    if shape not in _MODEL_DIRS:
+        tmp = Path(tempfile.mkdtemp(prefix="gpu-check-model-"))
+        tok_dir = build_tiny_model(tmp / "tok", default_texts(20), size="nano")  # a tokenizer + template
+        model = _base_model(shape, torch.device("cpu"), torch.bfloat16 if torch.cuda.is_available() else torch.float32)
+        model.save_pretrained(tmp / "model")
         for f in Path(tok_dir).iterdir():
             if "token" in f.name or f.name.endswith(".jinja"):
-                (Path(tmp) / "model" / f.name).write_bytes(f.read_bytes())
+                (tmp / "model" / f.name).write_bytes(f.read_bytes())
         del model
-        if cuda:
-            torch.cuda.empty_cache()
-            torch.cuda.reset_peak_memory_stats()
-        engine = HFEngine(Path(tmp) / "model", max_batch=seqs)
-        prompt = list(range(10, 210))
+        _MODEL_DIRS[shape] = tmp / "model"
+    return _MODEL_DIRS[shape]
 
-        async def go() -> tuple[float, int]:
-            t0 = time.perf_counter()
-            gens = await asyncio.gather(*(engine.generate(prompt, SamplingParams(max_new_tokens=new_tokens, seed=i))
-                                          for i in range(seqs)))
-            return time.perf_counter() - t0, sum(len(g.token_ids) for g in gens)
 
-        asyncio.run(go())  # warm-up
-        wall, generated = asyncio.run(go())
-        asyncio.run(engine.close())
+async def _generate(engine, seqs: int, new_tokens: int) -> tuple[float, int]:
+    from rlsys.rollout.types import SamplingParams
+
+    prompt = list(range(10, 210))
+    t0 = time.perf_counter()
+    gens = await asyncio.gather(*(engine.generate(prompt, SamplingParams(max_new_tokens=new_tokens, seed=i))
+                                  for i in range(seqs)))
+    return time.perf_counter() - t0, sum(len(g.token_ids) for g in gens)
+
+
+def _engine(shape: str, seqs: int, new_tokens: int) -> dict[str, Any]:
+    import torch
+
+    from rlsys.rollout.hf_engine import HFEngine
+
+    cuda = torch.cuda.is_available()
+    model_dir = _model_dir(shape)
+    if cuda:
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats()
+    engine = HFEngine(model_dir, max_batch=seqs)
+    asyncio.run(_generate(engine, seqs, new_tokens))  # warm-up
+    wall, generated = asyncio.run(_generate(engine, seqs, new_tokens))
+    asyncio.run(engine.close())
     return {"sequences": seqs, "new_tokens": new_tokens, "wall_s": wall, "tokens_per_s": generated / wall,
             "peak_allocated_gib": torch.cuda.max_memory_allocated() / GIB if cuda else None}
+
+
+def _collocated(shape: str, seqs: int, new_tokens: int, trajectories: int, tokens: int) -> dict[str, Any]:
+    """The collocated 24 GB preset, briefly, in one process (no vLLM, no Ray here): the settings
+    the memory plan decides for `configs/qwen3-4b-24gb.yaml`, then one step of its phases with
+    the learner and an HF engine of the policy's shape sharing the (capped) card: generate
+    (engine awake, learner resident) -> engine asleep (weights to host) -> learn (one GRPO step)
+    -> learner releases its cache -> engine wakes -> generate. Peak memory of each phase against
+    the plan's phase totals, and the sleep / wake seconds (`phase_switch_s`)."""
+    import gc
+
+    import torch
+
+    from rlsys.bench.learner import SHAPES, _base_model, _groups
+    from rlsys.config import load_config
+    from rlsys.learner.config import LearnerConfig, LoraConfig
+    from rlsys.learner.learner import Learner
+    from rlsys.memory_plan.settings import plan_collocated
+    from rlsys.rollout.hf_engine import HFEngine
+
+    cfg = load_config("configs/qwen3-4b-24gb.yaml", [])
+    plan, settings, changes = plan_collocated(cfg, 24.0)
+    out: dict[str, Any] = {"plan_changes": changes, "plan_phase_gib": {p.name: round(p.total / GIB, 2) for p in plan.phases},
+                           "rollout_gpu_memory_utilization": settings.rollout_gpu_memory_utilization,
+                           "rollout_kv_cache_gib": round(settings.rollout_kv_cache_bytes / GIB, 3)}
+    cuda = torch.cuda.is_available()
+    device = torch.device("cuda" if cuda else "cpu")
+    dtype = torch.bfloat16 if cuda else torch.float32
+
+    def peak(name: str) -> None:
+        if cuda:
+            torch.cuda.synchronize()
+            out[f"{name}_peak_gib"] = round(torch.cuda.max_memory_allocated() / GIB, 3)
+            out[f"{name}_end_gib"] = round(torch.cuda.memory_allocated() / GIB, 3)
+            torch.cuda.reset_peak_memory_stats()
+
+    model_dir = _model_dir(shape)
+    gc.collect()
+    if cuda:
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats()
+    lcfg = LearnerConfig(lora=LoraConfig(r=16, alpha=32), lr=1e-5, micro_batch=1, gradient_checkpointing=cuda,
+                         max_tokens=max(tokens, 8192), logits_chunk_tokens=1024)
+    learner = Learner(lcfg, base_model=_base_model(shape, device, dtype), pad_id=0, device=device)
+    engine = HFEngine(model_dir, max_batch=seqs)
+    peak("setup")
+    out["generate_s"], out["generated_tokens"] = asyncio.run(_generate(engine, seqs, new_tokens))
+    peak("generate")
+    asyncio.run(engine.sleep())
+    out["sleep_s"] = engine.sleep_s
+    t0 = time.perf_counter()
+    metrics = learner.grpo_step(_groups(trajectories, tokens, SHAPES[shape][0]), policy_version=0)
+    out["learn_s"], out["learn_trained"] = time.perf_counter() - t0, metrics.get("trained_trajectories")
+    peak("learn")
+    gc.collect()
+    if cuda:
+        torch.cuda.empty_cache()  # the learner's release before the engine wakes
+    asyncio.run(engine.wake())
+    out["wake_s"] = engine.wake_s
+    out["phase_switch_s"] = out["sleep_s"] + out["wake_s"]
+    out["generate_again_s"], _ = asyncio.run(_generate(engine, seqs, new_tokens))
+    peak("generate_again")
+    asyncio.run(engine.close())
+    del learner, engine
+    gc.collect()
+    return out
 
 
 def main() -> int:
@@ -144,6 +228,8 @@ def main() -> int:
         torch.cuda.set_per_process_memory_fraction(min(1.0, 24 * GIB / torch.cuda.get_device_properties(0).total_memory))
         part("learner_chunked_24gib", _learner, args.shape, 1024, trajectories, tokens, repeats)
     part("hf_engine", _engine, args.shape, 24 if big else 4, 128 if big else 8)
+    part("collocated_24gib", _collocated, args.shape, 8 if big else 2, 64 if big else 8, 8 if big else 2,
+         1024 if big else 64)
     print(json.dumps(result, indent=2, default=str))
     return 0
 

@@ -309,22 +309,24 @@ class Controller:
 def check_collocated_memory(cfg: Config) -> None:
     """Prints the one-GPU memory plan (generate / judge / learn), refuses to start when a phase
     cannot fit (naming the keys to change), and sets what the plan decides on `cfg`
-    (`rlsys.memory_plan.settings`: rollout concurrency, the judge engine's share)."""
+    (`rlsys.memory_plan.settings`: rollout concurrency and engine share, the judge engine's share)."""
     import torch
 
-    from rlsys.memory_plan import plan_memory
-    from rlsys.memory_plan.settings import apply_settings, engine_settings
+    from rlsys.memory_plan import MemoryPlanError, plan_memory
+    from rlsys.memory_plan.settings import plan_collocated
 
     if not torch.cuda.is_available():
         raise RuntimeError("train.mode=collocated shares one CUDA GPU between all actors, and none is visible; "
                            "use train.mode=local on a CPU machine (with train.phase_schedule=sequential for "
                            "the collocated phase schedule)")
     gpu_gb = torch.cuda.get_device_properties(0).total_memory / 2**30
-    plan = plan_memory(cfg, gpu_gb)
+    try:
+        plan, settings, changes = plan_collocated(cfg, gpu_gb)
+    except MemoryPlanError:
+        print(plan_memory(cfg, gpu_gb).render())
+        raise
     print(plan.render())
-    plan.check()
-    settings = engine_settings(plan, cfg)
-    for change in apply_settings(cfg, settings):
+    for change in changes:
         log.info("memory plan: %s", change)
     log.info("memory plan: rollout engine gpu_memory_utilization %.3f (KV %.2f GiB), max_loras %d at rank %d",
              settings.rollout_gpu_memory_utilization, settings.rollout_kv_cache_bytes / 2**30, settings.max_loras,

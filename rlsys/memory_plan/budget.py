@@ -40,6 +40,8 @@ class Phase:
     kv_wanted: int = 0     # KV bytes the awake engine would like (every sequence at full length)
     kv_min: int = 0        # KV bytes it must have (one sequence at full length)
     kv_label: str = ""     # name of the KV item, "" when no engine is awake
+    kv_block: int = 1      # vLLM sizes each replica's KV pool in whole blocks of this many bytes
+    kv_replicas: int = 1   # replicas of the awake engine
 
     def add(self, name: str, nbytes: float, note: str = "", engine: bool = False) -> None:
         self.items.append(Item(name, int(nbytes), note, engine))
@@ -69,6 +71,7 @@ class MemoryPlan:
     phases: list[Phase]
     cpu_offload_bytes: int
     hints: dict[str, Any]     # the config values the advice quotes
+    config_problems: list[str] = field(default_factory=list)  # set keys vLLM would refuse (`plan.py`)
 
     def phase(self, name: str) -> Phase | None:
         return next((p for p in self.phases if p.name == name), None)
@@ -81,8 +84,12 @@ class MemoryPlan:
     def episodes_resident(self) -> int:
         """Episodes per rollout worker whose KV fits at full length at once."""
         gen = self.phase("generate")
-        per = self.hints["per_episode_kv"] * self.hints["rollout_replicas"]
-        return gen.kv // per if gen and per else 0
+        replicas, per = self.hints["rollout_replicas"], self.hints["per_episode_kv"]
+        if not gen or not per or not replicas:
+            return 0
+        block = self.hints["kv_block"]
+        pool = gen.kv // replicas // block * block   # vLLM: whole blocks, one of them the null block
+        return max(0, pool - block) // per
 
     def gpu_memory_utilization(self, phase_name: str, replicas: int) -> float | None:
         """vLLM `gpu_memory_utilization` for one replica of the engine awake in `phase_name`."""
@@ -98,6 +105,11 @@ class MemoryPlan:
             fit = max(0, (self.gpu_bytes - phase.fixed) // max(1, h["per_episode_kv"] * h["rollout_replicas"]))
             advice = [f"lower rollout.concurrency (now {h['concurrency']}; {fit} episodes fit at full length)",
                       f"lower rollout.max_episode_tokens (now {h['max_episode_tokens']})"]
+            for key in ("kv_key", "util_key"):
+                if h.get(f"rollout_{key}"):
+                    name = "kv_cache_memory_bytes" if key == "kv_key" else "gpu_memory_utilization"
+                    advice.insert(0, f"lower rollout.{name} (now {h[f'rollout_{key}']}) or set it to null "
+                                     "(the memory plan decides it)")
             if not h["learner_offload"]:
                 advice.append("offload the learner's base weights outside the learn phase")
             if h["judge_llm"]:
@@ -118,7 +130,7 @@ class MemoryPlan:
 
     def problems(self, strict: bool = False) -> list[str]:
         """What does not fit, each with what to change; empty when the plan fits."""
-        found = []
+        found = list(self.config_problems)
         gpu = self.gpu_bytes
         for phase in self.phases:
             need = phase.fixed + phase.kv_min

@@ -26,16 +26,20 @@ learner.max_tokens), capped at `learner.micro_batch_tokens` when set, never belo
   backward 4, fp32 gradient 4, bf16 gradient 2), tokens = N, or the chunk size when the loss
   runs over chunks of positions (`learner.logits_chunk_tokens` or `PlanOptions`).
 - vLLM engine awake: weights (params * d, AWQ: 4-bit linears + fp16 scales + 4-bit zeros per
-  group of 128, 16-bit embeddings), LoRA slots max_loras * lora_params * d (max_loras =
-  train.max_staleness + 1), workspace = batched_tokens * (2h + 2q + 2kv + 3i) * d (one
-  layer's forward at vLLM's `max_num_batched_tokens`) + seqs * V * 8 (fp32 logits and
-  probabilities of the sampler), KV cache = tokens * 2 * L * kv * d.
-- KV wanted by the rollout engine: `rollout.concurrency * rollout.max_episode_tokens` tokens
-  (every episode in flight at full length, no preemption); by the judge: judge concurrency
+  group of 128, 16-bit embeddings), LoRA slots as vLLM allocates them (`vllm_sizes.py`):
+  max_loras * lora_params at vLLM's max_lora_rank (r rounded up to a rank vLLM supports) on
+  the packed modules the targets touch * d (max_loras = train.max_staleness + 1), workspace =
+  batched_tokens * (2h + 2q + 2kv + 3i) * d (one layer's forward at vLLM's
+  `max_num_batched_tokens`) + seqs * V * 8 (fp32 logits and probabilities of the sampler),
+  KV cache in whole blocks of 16 tokens, 16 * 2 * L * kv * d bytes each.
+- KV wanted by the rollout engine: `rollout.concurrency` episodes of `rollout.max_episode_tokens`
+  tokens (every episode in flight at full length, no preemption); by the judge: judge concurrency
   (default `rollout.group_size`) * judge prompt tokens (default max_episode_tokens + 1024).
-  The engine's KV pool is what is left of the GPU, up to what it wants; it must hold at least
-  one episode at full length (vLLM refuses to start otherwise). With less than wanted, vLLM
-  queues or preempts the rest: a warning, an error with `check(strict=True)`.
+  The rollout engine's KV pool is `rollout.kv_cache_memory_bytes` per replica when set, else
+  what `rollout.gpu_memory_utilization` leaves of its share when that is set, else what is left
+  of the GPU, up to what it wants; it must hold at least one episode at full length plus vLLM's
+  null block (vLLM refuses to start otherwise). With less than wanted, vLLM queues or preempts
+  the rest: a warning, an error with `check(strict=True)`.
 - sleeping engine (level-1 sleep: weights copied to CPU RAM, KV discarded): keeps its CUDA
   graphs and allocator pools on the GPU, `engine_sleep_residue_gib` (0.5) each.
 - every GPU process: a CUDA context, `cuda_context_gib` (0.5); processes = 1 learner +
@@ -52,6 +56,7 @@ from dataclasses import dataclass
 
 from rlsys.memory_plan.budget import GIB, MemoryPlan, MemoryPlanError, Phase, gib
 from rlsys.memory_plan.shapes import ModelShape, ModelShapeError, model_shape
+from rlsys.memory_plan.vllm_sizes import kv_block_bytes, kv_request_bytes, lora_slot_bytes, vllm_lora_rank
 
 LOGIT_BYTES = 12
 ADAM_LORA_BYTES = 16
@@ -130,7 +135,9 @@ def plan_memory(cfg, gpu_gb: float, options: PlanOptions | None = None) -> Memor
     chunk = opts.logits_chunk_tokens or getattr(cfg.learner, "logits_chunk_tokens", None)
     max_loras = cfg.train.max_staleness + 1
 
-    lora = policy.lora_params(cfg.learner.lora.r, cfg.learner.lora.target_modules)
+    lora_r, lora_targets = cfg.learner.lora.r, cfg.learner.lora.target_modules
+    lora = policy.lora_params(lora_r, lora_targets)
+    slot_bytes = lora_slot_bytes(policy, lora_r, lora_targets, d)  # vLLM's rank and packed modules
     policy_w = policy.weight_bytes(d)
     processes = 1 + rollout_replicas + judge_replicas
     residue = opts.engine_sleep_residue_gib * GIB
@@ -147,21 +154,26 @@ def plan_memory(cfg, gpu_gb: float, options: PlanOptions | None = None) -> Memor
         kind = f"{shape.quant_bits}-bit" if shape.quant_bits else f"{d} B/param"
         phase.add(f"{role} engine weights", replicas * weights, f"{replicas} x {shape.name}, {kind}", engine=True)
         if slots:
-            phase.add(f"{role} engine LoRA slots", replicas * slots * lora * d, f"max_loras={slots}", engine=True)
+            phase.add(f"{role} engine LoRA slots", replicas * slots * slot_bytes,
+                      f"max_loras={slots} at rank {vllm_lora_rank(lora_r)}", engine=True)
         work = engine_workspace_bytes(shape, opts.engine_batched_tokens, seqs, d)
         phase.add(f"{role} engine workspace + graphs", replicas * (work + residue),
                   f"{opts.engine_batched_tokens} batched tokens, {min(seqs, 256)} seqs", engine=True)
 
+    kv_key = getattr(cfg.rollout, "kv_cache_memory_bytes", None)
+    util_key = getattr(cfg.rollout, "gpu_memory_utilization", None)
     phases: list[Phase] = []
     gen = Phase("generate")
     common(gen, learner_active=False)
     engine_awake(gen, "rollout", policy, rollout_replicas, cfg.rollout.concurrency, max_loras)
     if llm_judge:
         gen.add("judge engine (asleep)", judge_replicas * residue, "level-1 sleep")
-    per_episode = seq * policy.kv_bytes_per_token(d)
-    gen.kv_wanted = rollout_replicas * cfg.rollout.concurrency * per_episode
-    gen.kv_min = rollout_replicas * per_episode
+    per_episode = kv_request_bytes(policy, seq, d)
+    null_block = kv_block_bytes(policy, d)
+    gen.kv_wanted = rollout_replicas * (cfg.rollout.concurrency * per_episode + null_block)
+    gen.kv_min = rollout_replicas * (per_episode + null_block)
     gen.kv_label = "rollout KV cache"
+    gen.kv_block, gen.kv_replicas = null_block, rollout_replicas
     phases.append(gen)
 
     if llm_judge:
@@ -171,10 +183,11 @@ def plan_memory(cfg, gpu_gb: float, options: PlanOptions | None = None) -> Memor
         j_conc = opts.judge_concurrency or cfg.rollout.group_size
         j_tokens = opts.judge_prompt_tokens or seq + 1024
         engine_awake(jud, "judge", judge, judge_replicas, j_conc, 0)
-        per_prompt = j_tokens * judge.kv_bytes_per_token(2)
-        jud.kv_wanted = judge_replicas * j_conc * per_prompt
-        jud.kv_min = judge_replicas * per_prompt
+        per_prompt = kv_request_bytes(judge, j_tokens, 2)
+        jud.kv_wanted = judge_replicas * (j_conc * per_prompt + kv_block_bytes(judge, 2))
+        jud.kv_min = judge_replicas * (per_prompt + kv_block_bytes(judge, 2))
         jud.kv_label = "judge KV cache"
+        jud.kv_block, jud.kv_replicas = kv_block_bytes(judge, 2), judge_replicas
         phases.append(jud)
 
     learn = Phase("learn")
@@ -191,9 +204,12 @@ def plan_memory(cfg, gpu_gb: float, options: PlanOptions | None = None) -> Memor
     phases.append(learn)
 
     for phase in phases:  # give each awake engine the KV it wants, up to what is left
-        if phase.kv_label:
-            left = max(0, gpu - phase.total)
-            phase.add(phase.kv_label, min(phase.kv_wanted, left),
+        if phase.kv_label == "rollout KV cache" and (kv_key or util_key):
+            kv, note = configured_rollout_kv(phase, gpu, rollout_replicas, kv_key, util_key, opts.cuda_context_gib * GIB)
+            phase.add(phase.kv_label, kv, note)
+        elif phase.kv_label:
+            per_replica = min(phase.kv_wanted, max(0, gpu - phase.total)) // phase.kv_replicas
+            phase.add(phase.kv_label, phase.kv_replicas * (per_replica // phase.kv_block * phase.kv_block),
                       f"wants {gib(phase.kv_wanted)}")
 
     cpu = rollout_replicas * policy.weight_bytes(d)
@@ -209,5 +225,45 @@ def plan_memory(cfg, gpu_gb: float, options: PlanOptions | None = None) -> Memor
             "per_episode_kv": per_episode, "rollout_replicas": rollout_replicas,
             "judge_replicas": judge_replicas, "judge_llm": llm_judge, "group_size": cfg.rollout.group_size,
             "learner_offload": opts.learner_offload, "context_bytes": int(opts.cuda_context_gib * GIB),
+            "kv_block": null_block, "rollout_kv_key": kv_key, "rollout_util_key": util_key,
         },
+        config_problems=rollout_key_problems(gen, gpu, rollout_replicas, kv_key, util_key,
+                                             int(opts.cuda_context_gib * GIB)),
     )
+
+
+def configured_rollout_kv(gen: Phase, gpu: int, replicas: int, kv_key: int | None, util_key: float | None,
+                          context: float) -> tuple[int, str]:
+    """The rollout KV pool under `rollout.kv_cache_memory_bytes` / `rollout.gpu_memory_utilization`:
+    the bytes set (vLLM skips profiling), else what the share leaves after the engine's own items."""
+    if kv_key:
+        return replicas * kv_key, "rollout.kv_cache_memory_bytes per replica"
+    own = sum(it.nbytes for it in gen.items if it.engine)
+    return max(0, int(replicas * (util_key * gpu - context)) - own), "what rollout.gpu_memory_utilization leaves"
+
+
+def rollout_key_problems(gen: Phase, gpu: int, replicas: int, kv_key: int | None, util_key: float | None,
+                         context: int) -> list[str]:
+    """Set rollout memory keys that vLLM would refuse: a KV pool without room for one episode, a
+    share that asks vLLM for more than is free beside the phase's other residents."""
+    found = []
+    per_replica = gen.kv // max(1, replicas)
+    if (kv_key or util_key) and gen.kv < gen.kv_min:
+        key = "rollout.kv_cache_memory_bytes" if kv_key else "rollout.gpu_memory_utilization"
+        now = kv_key if kv_key else util_key
+        found.append(f"{key} = {now} gives the rollout engine {gib(per_replica)} of KV cache per replica, "
+                     f"less than one episode needs ({gib(gen.kv_min // max(1, replicas))}).\n    change: raise "
+                     f"{key}, or set it to null (the memory plan sizes it), or lower rollout.max_episode_tokens")
+    if kv_key and gen.total > gpu:
+        found.append(f"rollout.kv_cache_memory_bytes = {kv_key} puts the generate phase at {gib(gen.total)} on a "
+                     f"{gib(gpu)} GPU.\n    change: lower rollout.kv_cache_memory_bytes, or set it to null (the "
+                     "memory plan sizes it)")
+    if util_key:
+        others = gen.total - sum(it.nbytes for it in gen.items if it.engine) - gen.kv - replicas * context
+        asked = replicas * util_key * gpu
+        if others + asked > gpu:
+            found.append(f"rollout.gpu_memory_utilization = {util_key} asks vLLM for {gib(asked)} at start, but only "
+                         f"{gib(gpu - others)} is free beside the phase's other residents (vLLM refuses to start)."
+                         "\n    change: lower rollout.gpu_memory_utilization, or set it to null (the memory plan "
+                         "decides it)")
+    return found

@@ -78,3 +78,11 @@ class RolloutConfig(Section):
     """Episodes a rollout worker runs at once over its engine."""
     seed: int = Field(0, ge=0)
     """Seed of temperature draws and sampling."""
+    gpu_memory_utilization: float | None = Field(None, gt=0, le=1)
+    """vLLM rollout engine: share of the whole GPU one replica may take (weights, LoRA slots, workspace,
+    KV cache and its CUDA context; vLLM refuses to start when less is free). None: from the memory plan
+    in collocated mode, else 0.5. The HF engine ignores it."""
+    kv_cache_memory_bytes: int | None = Field(None, ge=1, le=2**50)
+    """vLLM rollout engine: KV cache bytes per replica (vLLM then skips memory profiling and ignores
+    `gpu_memory_utilization` for the KV size). None: from the memory plan in collocated mode, else
+    what `gpu_memory_utilization` leaves after vLLM's profile. The HF engine ignores it."""

@@ -29,6 +29,7 @@ class EngineOptions:
     seed: int = 0
     quantization: str | None = None       # vLLM weight quantization (e.g. awq)
     gpu_memory_utilization: float = 0.5   # vLLM share of GPU memory (on CPU the KV cache is VLLM_CPU_KVCACHE_SPACE)
+    kv_cache_memory_bytes: int | None = None  # vLLM KV cache bytes (set: no profiling; None: from the share)
     device: str = "auto"                  # HF engine device (`auto`: CUDA when present); vLLM picks its platform
 
 
@@ -60,7 +61,7 @@ def _vllm(model_path: str, opts: EngineOptions) -> Any:
     return VLLMEngine(model_path, dtype=opts.dtype, max_batch=opts.max_batch, lora_config=opts.lora,
                       enable_lora=opts.lora is not None, max_loras=opts.max_loras, max_model_len=opts.max_model_len,
                       gpu_memory_utilization=opts.gpu_memory_utilization, quantization=opts.quantization,
-                      seed=opts.seed)
+                      kv_cache_memory_bytes=opts.kv_cache_memory_bytes, seed=opts.seed)
 
 
 def resolve_engine_kind(kind: str) -> str:
@@ -119,5 +120,9 @@ def build_engine(
 
     check_rollout_engine(rollout)
     path = Path(model_path) if model_path else ensure_model(model)
+    memory = {} if rollout.engine != "vllm" else {  # the HF engine has no memory share
+        "gpu_memory_utilization": rollout.gpu_memory_utilization or EngineOptions.gpu_memory_utilization,
+        "kv_cache_memory_bytes": rollout.kv_cache_memory_bytes}
     return load_engine(path, rollout.engine, dtype=model.dtype, max_batch=rollout.concurrency, lora=lora or {},
-                       max_loras=max_staleness + 1, max_model_len=rollout.max_episode_tokens, seed=rollout.seed)
+                       max_loras=max_staleness + 1, max_model_len=rollout.max_episode_tokens, seed=rollout.seed,
+                       **memory)

@@ -35,6 +35,7 @@ from typing import Any
 
 from rlsys.rollout.chat_format import ENDOFTEXT, IM_END
 from rlsys.rollout.types import Generation, SamplingParams
+from rlsys.rollout.vllm_memory_probe import PROBE_CLASS
 from rlsys.rollout.vllm_adapters import (
     AdapterVersions,
     Retired,
@@ -115,14 +116,19 @@ class VLLMEngine:
         max_lora_rank: int | None = None,
         max_model_len: int | None = None,
         gpu_memory_utilization: float = 0.5,
+        kv_cache_memory_bytes: int | None = None,
         quantization: str | None = None,
         seed: int = 0,
         enable_lora: bool = True,
         enable_sleep_mode: bool | None = None,
+        memory_probe: bool = False,
     ):
         """`lora_config`: PEFT names (`r`, `lora_alpha`, `target_modules`) of the adapters to come;
-        `max_lora_rank` defaults to the smallest vLLM rank >= `lora_config['r']`;
-        `enable_sleep_mode`: None = where the platform has it, True = required."""
+        `max_lora_rank` defaults to the smallest vLLM rank >= `lora_config['r']`, and vLLM wraps only
+        the modules of `lora_config['target_modules']` (`lora_target_modules`; the memory plan counts
+        these slots); `kv_cache_memory_bytes` set: vLLM skips profiling and takes that much KV cache;
+        `enable_sleep_mode`: None = where the platform has it, True = required; `memory_probe`: mix
+        `vllm_memory_probe.MemoryProbe` into vLLM's worker (for `lora_buffer_bytes`)."""
         try:
             import torch
             from vllm.engine.arg_utils import AsyncEngineArgs
@@ -161,7 +167,7 @@ class VLLMEngine:
             targets = list(self.lora_config.get("target_modules") or ["q_proj", "k_proj", "v_proj", "o_proj"])
             zero = zero_lora_tensors(self.model_path, targets, r, self._torch_dtype or torch.bfloat16)
             lora_args = {"enable_lora": True, "max_loras": max(1, max_loras),
-                         "max_lora_rank": max_lora_rank or vllm_lora_rank(r)}
+                         "max_lora_rank": max_lora_rank or vllm_lora_rank(r), "lora_target_modules": targets}
             itemsize = (self._torch_dtype or torch.bfloat16).itemsize
             root = adapter_root(tensors_nbytes(zero, itemsize) * (max(1, max_loras) + 2))
         else:
@@ -181,8 +187,10 @@ class VLLMEngine:
                 max_num_seqs=max_batch,
                 max_model_len=max_model_len,
                 gpu_memory_utilization=gpu_memory_utilization,
+                kv_cache_memory_bytes=kv_cache_memory_bytes,
                 quantization=quantization,
                 seed=seed,
+                **({"worker_extension_cls": PROBE_CLASS} if memory_probe else {}),
             )
             self.llm = AsyncLLM.from_engine_args(args)
         except BaseException:
@@ -280,6 +288,10 @@ class VLLMEngine:
             except Exception as err:  # noqa: BLE001 - a never-loaded adapter (e.g. the zero one) is fine
                 log.debug("remove_lora(%d): %s", old.lora_int_id, err)
             shutil.rmtree(old.folder, ignore_errors=True)
+
+    async def lora_buffer_bytes(self) -> int:
+        """Bytes vLLM allocated for LoRA slots (needs `memory_probe=True`; summed over workers)."""
+        return int(sum(await self.llm.collective_rpc("rlsys_lora_buffer_bytes")))
 
     async def sleep(self) -> None:
         """Offloads weights and drops the KV cache where the platform has sleep mode; else nothing."""

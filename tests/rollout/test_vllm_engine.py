@@ -35,7 +35,8 @@ def engine(loop, tiny_model_dir):
     from rlsys.rollout.vllm_engine import VLLMEngine
 
     eng = loop.build(lambda: VLLMEngine(tiny_model_dir, max_batch=16, max_loras=2, max_model_len=2048,
-                                        lora_config={"r": 4, "lora_alpha": ALPHA, "target_modules": TARGETS}))
+                                        lora_config={"r": 4, "lora_alpha": ALPHA, "target_modules": TARGETS},
+                                        memory_probe=True))
     yield eng
     root = eng.adapter_root
     loop.run(eng.close())
@@ -74,6 +75,19 @@ def test_platform_settings(engine):
     assert [vllm_lora_rank(r) for r in (1, 2, 8, 9, 16, 17, 64, 65)] == [1, 8, 8, 16, 16, 32, 64, 128]
     with pytest.raises(ValueError, match="largest"):
         vllm_lora_rank(513)
+
+
+def test_lora_slots_are_what_the_memory_plan_counts(loop, engine, tiny_model_dir):
+    """vLLM's LoRA buffers, summed in its worker, against the plan's count: 2 slots at rank 8
+    (r=4 rounded up to a rank vLLM supports) on the packed modules the targets touch (q_proj and
+    v_proj make vLLM wrap the whole qkv_proj), float32 on CPU."""
+    from rlsys.memory_plan import model_shape
+    from rlsys.memory_plan.vllm_sizes import lora_slot_bytes, vllm_lora_modules
+
+    shape = model_shape(str(tiny_model_dir))
+    assert vllm_lora_modules(TARGETS) == ["q_proj", "k_proj", "v_proj", "down_proj"]
+    measured = loop.run(engine.lora_buffer_bytes())
+    assert measured == 2 * lora_slot_bytes(shape, 4, TARGETS, 4) > 0
 
 
 def test_base_generations_match_float32_forward(loop, engine, reference, prompt):
