@@ -143,11 +143,17 @@ class System:
     def shutdown(self, timeout_s: float = 60.0) -> None:
         """Sandbox workers remove their containers / bwrap trees first (a killed worker's stopped
         containers would stay until the next worker on the host starts), then every actor is killed."""
-        if self.sandbox:
-            try:
-                ray.get([w.shutdown.remote() for w in self.sandbox], timeout=timeout_s)
-            except Exception as err:  # noqa: BLE001 - dead or stuck workers: killed below all the same
-                log.warning("sandbox workers did not shut down cleanly (%s); killing them", type(err).__name__)
+        if self.sandbox:  # every live worker finishes its clean-up even when another one is dead
+            refs = [w.shutdown.remote() for w in self.sandbox]
+            done, pending = ray.wait(refs, num_returns=len(refs), timeout=timeout_s)
+            failed = len(pending)
+            for ref in done:
+                try:
+                    ray.get(ref, timeout=0)
+                except Exception:  # noqa: BLE001 - a dead worker: killed below all the same
+                    failed += 1
+            if failed:
+                log.warning("%d of %d sandbox workers did not shut down cleanly; killing them", failed, len(refs))
         for actor in self.rollout + self.sandbox + self.judges + self.corpus + self.learners:
             try:
                 ray.kill(actor, no_restart=True)

@@ -107,3 +107,34 @@ def test_a_dead_rank_fails_get_ranks_at_once_by_name(small_ray):
         get_ranks([ranks[0].blocks.remote()], 3, "the GRPO step", "train.learn_timeout_s")
     assert get_ranks([ranks[0].pid.remote()], 120, "a call", "k") == [ray.get(ranks[0].pid.remote(), timeout=60)]
     ray.kill(ranks[0], no_restart=True)
+
+
+def test_system_shutdown_lets_live_sandbox_workers_clean_up_when_one_is_dead(small_ray, tmp_path):
+    """`System.shutdown` once gathered the workers' shutdowns in one `ray.get`: the dead worker's
+    error came first and the live workers were killed before removing their sandboxes."""
+    from rlsys.actors.system import System
+
+    ray = small_ray
+
+    @ray.remote(num_cpus=0.1, max_restarts=0)
+    class Worker:
+        def __init__(self, marker: str):
+            self.marker = marker
+
+        def ready(self) -> bool:
+            return True
+
+        def shutdown(self) -> None:
+            import time
+
+            time.sleep(1.0)  # clean-up that takes a moment: must not be cut short by the dead peer
+            open(self.marker, "w").close()
+
+    markers = [tmp_path / f"worker-{i}" for i in range(3)]
+    workers = [Worker.remote(str(m)) for m in markers]
+    ray.get([w.ready.remote() for w in workers], timeout=120)
+    ray.kill(workers[0], no_restart=True)
+    system = System.__new__(System)  # only the actor lists shutdown reads
+    system.corpus, system.sandbox, system.rollout, system.judges, system.learners = [], workers, [], [], []
+    system.shutdown(timeout_s=120)
+    assert not markers[0].exists() and markers[1].exists() and markers[2].exists()
