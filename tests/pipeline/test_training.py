@@ -62,7 +62,7 @@ def test_async_pipeline_trains_every_step_with_dynamic_sampling_and_survives_a_d
     try:
         # sandbox worker 0 dies for good before any episode: each rollout worker's first episode is
         # routed to it (least loaded, lowest index) and must come back as an infra error, not a crash
-        dead = controller.system.sandbox[0]
+        dead = controller.system.sandbox.pop(0)  # the shutdown at close() talks to the live one only
         ray.kill(dead, no_restart=True)
         flight = launch_groups(controller.system, controller.weights, controller.train_questions[:2], seed=1)
         outcomes = flight.collect(timeout_s=600)
