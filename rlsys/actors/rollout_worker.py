@@ -130,7 +130,12 @@ class RolloutWorker:
         """Loads the launched adapter (version, [tensors ref]) when this worker holds an older one."""
         if adapter is not None and self.policy_version() < adapter[0]:
             version, (tensors_ref,) = adapter
-            tensors = await tensors_ref
+            deadline = self.cfg.train.push_timeout_s
+            try:  # the driver's object store may be gone with its node: the group fails, it does not hang
+                tensors = await asyncio.wait_for(tensors_ref, deadline)
+            except asyncio.TimeoutError:
+                raise RuntimeError(f"adapter v{version} did not arrive from the driver within "
+                                   f"train.push_timeout_s={deadline:g} s") from None
             async with self._lock():
                 if self.policy_version() < version:
                     log.info("adapter v%d loaded before the first episode (held v%d)", version, self.policy_version())
