@@ -41,11 +41,13 @@ class GenerationFirst(Controller):
 @pytest.fixture(scope="module")
 def sft_adapter(pipeline_artifacts, make_config, tmp_path_factory):
     """A nano policy SFT'd on scripted-expert trajectories: it answers in about half its episodes."""
+    from rlsys.base_model import ensure_base_model
     from rlsys.demo import expert_trajectories, run_sft
 
     root = tmp_path_factory.mktemp("sft-depth")
     overrides = ["sft.expert_questions=120", "sft.epochs=6", "sft.batch_size=8", "sft.micro_batch=8"]
     cfg = make_config(root / "run", *overrides)
+    ensure_base_model(cfg)  # SFT on the pretrained base the controller will use (see test_training's fixture)
     stats = expert_trajectories(cfg, root / "data")
     assert stats["kept"] >= 60, stats
     index, model = pipeline_artifacts
