@@ -144,6 +144,7 @@ class Controller:
                     self.phases.enter("judge")
                     flight.judge_s = judge_groups(self.system, outcomes, cfg.collect_timeout_s)
                 t_top = time.perf_counter()
+                own = len(outcomes)
                 outcomes, draws = self._draw_informative(step, outcomes)
                 t_top = time.perf_counter() - t_top
                 selection = select(outcomes, draws, dynamic=cfg.informative_groups > 0)
@@ -166,7 +167,7 @@ class Controller:
                     **self.phases.step_figures(),
                 )
                 self.metrics.log(self.step, summary, stage="rl")
-                self.question_log.write(self.step, [q.id for q in questions])
+                self.question_log.write(self.step, [q.id for q in questions], [o.question.id for o in outcomes[own:]])
                 last = summary
                 advance(f"reward {summary['reward_mean']:+.3f}  acc {summary['accuracy']:.2f}")
                 if cfg.eval_every and self.step % cfg.eval_every == 0 and self.step < cfg.steps:

@@ -30,9 +30,14 @@ class QuestionLog:
         tmp.write_text("".join(json.dumps(r) + "\n" for r in rows))
         os.replace(tmp, self.path)
 
-    def write(self, step: int, question_ids: list[str]) -> None:
+    def write(self, step: int, question_ids: list[str], topup_ids: list[str] | None = None) -> None:
+        """`question_ids`: the step's own questions; `topup_ids`: those dynamic sampling drew for it
+        from its second sampler (written only when there were any)."""
+        row: dict[str, Any] = {"step": int(step), "question_ids": [str(q) for q in question_ids]}
+        if topup_ids:
+            row["topup_ids"] = [str(q) for q in topup_ids]
         with open(self.path, "a") as f:
-            f.write(json.dumps({"step": int(step), "question_ids": [str(q) for q in question_ids]}) + "\n")
+            f.write(json.dumps(row) + "\n")
             f.flush()
 
     @staticmethod
