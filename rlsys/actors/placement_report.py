@@ -25,11 +25,17 @@ def _custom(resources: dict[str, float]) -> dict[str, float]:
     return {k: v for k, v in resources.items() if k not in STANDARD and not k.startswith("node:")}
 
 
+def _state_address() -> str:
+    """The connected cluster's GCS address for the state API: without it the API autodetects, and
+    fails where other Ray instances run on the driver's machine (a driver joined by address)."""
+    return ray.get_runtime_context().gcs_address
+
+
 def nodes_by_id() -> dict[str, dict[str, Any]]:
     from ray.util.state import list_nodes
 
     return {n.node_id: {"ip": n.node_ip, "state": n.state, "cpus": n.resources_total.get("CPU", 0.0),
-                        "resources": _custom(n.resources_total)} for n in list_nodes(limit=1000)}
+                        "resources": _custom(n.resources_total)} for n in list_nodes(address=_state_address(), limit=1000)}
 
 
 def actors_by_id(actor_ids: list[str], timeout_s: float = 60.0) -> dict[str, Any]:
@@ -39,7 +45,7 @@ def actors_by_id(actor_ids: list[str], timeout_s: float = 60.0) -> dict[str, Any
     deadline = time.monotonic() + timeout_s
     wanted = set(actor_ids)
     while True:
-        found = {a.actor_id: a for a in list_actors(limit=10000, detail=True) if a.actor_id in wanted}
+        found = {a.actor_id: a for a in list_actors(address=_state_address(), limit=10000, detail=True) if a.actor_id in wanted}
         if all(i in found and found[i].node_id for i in wanted) or time.monotonic() > deadline:
             return found
         time.sleep(1.0)

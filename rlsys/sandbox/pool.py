@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import os
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -89,7 +90,8 @@ class SandboxPool:
         self.backend_name = backend
         self.backend: Any = None
         self.counts: Counter[str] = Counter()
-        self._tag = f"{int(time.time()) % 100000}-{next(_pool_ids)}"
+        # unique on the host: two workers' pools (each its process's pool 0) start in the same second
+        self._tag = f"{os.getpid()}-{int(time.time()) % 100000}-{next(_pool_ids)}"
         self._names = itertools.count()
         self._free: asyncio.Queue[_Slot] = asyncio.Queue()
         self._episodes: dict[str, _Episode] = {}
