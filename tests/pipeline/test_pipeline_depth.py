@@ -38,24 +38,6 @@ class GenerationFirst(Controller):
         return super()._learn(outcomes, version)
 
 
-@pytest.fixture(scope="module")
-def sft_adapter(pipeline_artifacts, make_config, tmp_path_factory):
-    """A nano policy SFT'd on scripted-expert trajectories: it answers in about half its episodes."""
-    from rlsys.base_model import ensure_base_model
-    from rlsys.demo import expert_trajectories, run_sft
-
-    root = tmp_path_factory.mktemp("sft-depth")
-    overrides = ["sft.expert_questions=120", "sft.epochs=6", "sft.batch_size=8", "sft.micro_batch=8"]
-    cfg = make_config(root / "run", *overrides)
-    ensure_base_model(cfg)  # SFT on the pretrained base the controller will use (see test_training's fixture)
-    stats = expert_trajectories(cfg, root / "data")
-    assert stats["kept"] >= 60, stats
-    index, model = pipeline_artifacts
-    run_sft(None, [f"model.path={model}", f"corpus.index_dir={index}", "rollout.max_turns=2", *overrides],
-            root / "data", root / "sft")
-    return root / "sft" / "adapter"
-
-
 def test_depth_two_trains_on_rollouts_two_versions_old_and_never_three(make_config, sft_adapter, local_ray,
                                                                         tmp_path):
     run = tmp_path / "run"

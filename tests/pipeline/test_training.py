@@ -17,27 +17,6 @@ from rlsys.metrics import read_metrics
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def sft_adapter(pipeline_artifacts, make_config, tmp_path_factory):
-    """A nano policy SFT'd on scripted-expert trajectories (run through the real sandbox)."""
-    from rlsys.demo import expert_trajectories, run_sft
-
-    from rlsys.base_model import ensure_base_model
-
-    root = tmp_path_factory.mktemp("sft")
-    overrides = ["sft.expert_questions=120", "sft.epochs=6", "sft.batch_size=8", "sft.micro_batch=8"]
-    cfg = make_config(root / "run", *overrides)
-    # the base is pretrained before SFT (as in the demo): otherwise the first controller's setup
-    # pretrains it in place and the adapter ends up on a base it was not trained on
-    ensure_base_model(cfg)
-    stats = expert_trajectories(cfg, root / "data")
-    assert stats["kept"] >= 60, stats
-    index, model = pipeline_artifacts
-    run_sft(None, [f"model.path={model}", f"corpus.index_dir={index}", "rollout.max_turns=2", *overrides],
-            root / "data", root / "sft")
-    return root / "sft" / "adapter"
-
-
 def _controller(cfg, run_dir, **kw):
     from rlsys.controller.loop import Controller
 
