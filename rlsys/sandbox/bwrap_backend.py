@@ -19,7 +19,7 @@ import signal
 import uuid
 from typing import Any
 
-from rlsys.sandbox.cgroup import CgroupUnavailable, MemoryCgroup, enter, remove_orphans
+from rlsys.sandbox.cgroup import CgroupUnavailable, MemoryCgroup, remove_orphans
 from rlsys.sandbox.channel import SUPERVISOR_ARGV, HarnessChannel
 from rlsys.sandbox.config import SandboxConfig
 
@@ -55,18 +55,18 @@ def bwrap_command(config: SandboxConfig) -> list[str]:
     return cmd
 
 
-def _preexec(procs: str | None, as_root: bool):
-    """Runs in the forked child before exec: into the cgroup (as root), then down to nobody."""
+def spawn_argv(command: list[str], procs: str | None, as_root: bool) -> tuple[list[str], dict[str, Any]]:
+    """The argv and `subprocess` keywords that start a sandbox in its cgroup (as root: as nobody).
 
-    def setup() -> None:
-        if procs is not None:
-            enter(procs)
-        if as_root:
-            os.setgroups([])
-            os.setresgid(NOBODY, NOBODY, NOBODY)
-            os.setresuid(NOBODY, NOBODY, NOBODY)
-
-    return setup
+    No Python runs between fork and exec (no `preexec_fn`): it is not safe in a process with
+    threads — the corpus service's LanceDB runtime and onnxruntime have some — and a child can
+    deadlock before exec. A shell moves itself into the cgroup and execs `setpriv`, which drops
+    to nobody and execs bubblewrap, so the pid is in the cgroup before bubblewrap starts."""
+    if procs is None:
+        drop = {"user": NOBODY, "group": NOBODY, "extra_groups": []} if as_root else {}
+        return list(command), drop
+    setpriv = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups"] if as_root else []
+    return ["/bin/sh", "-c", 'echo $$ > "$0" && exec "$@"', procs, *setpriv, *command], {}
 
 
 class BwrapSandbox:
@@ -124,6 +124,8 @@ class BwrapBackend:
     def __init__(self, config: SandboxConfig):
         if shutil.which("bwrap") is None:
             raise BwrapUnavailable("bubblewrap is not installed (apt-get install -y bubblewrap)")
+        if os.geteuid() == 0 and shutil.which("setpriv") is None:
+            raise BwrapUnavailable("setpriv (util-linux) is needed to start sandboxes as nobody: apt-get install -y util-linux")
         self.config = config
         self.command = bwrap_command(config)
         self.use_cgroup = True
@@ -152,10 +154,10 @@ class BwrapBackend:
             cgroup = MemoryCgroup(name, self.config.memory_mb << 20)  # a mkdir and two writes: never lost to a cancel
             self.cgroups.add(cgroup)
         try:
+            argv, drop = spawn_argv(self.command, cgroup.procs if cgroup else None, as_root)
             proc = await asyncio.create_subprocess_exec(
-                *self.command, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.DEVNULL, limit=8 << 20, start_new_session=True, cwd="/",
-                preexec_fn=_preexec(cgroup.procs if cgroup else None, as_root))
+                *argv, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.DEVNULL, limit=8 << 20, start_new_session=True, cwd="/", **drop)
         except BaseException:
             if cgroup is not None and cgroup.remove():
                 self.cgroups.discard(cgroup)
