@@ -13,7 +13,8 @@ replace them start while the cells run (what a pool in a training run sees).
 `*cpu_ms_per_cell` says where a warm cell's CPU goes during the throughput run: CPU time of
 this process (the worker), the engine's processes (dockerd, containerd, containerd-shim) and
 the sandboxes' interpreters, per cell. `--compare-attach` measures the Docker pool a second time
-with the control channel over the engine's attach stream (`attach_*` keys).
+with the control channel over the engine's attach stream (`attach_*` keys); `--channel-ab N`
+measures only that comparison, in N alternating rounds per channel (`channel_ab_*` keys).
 """
 
 from __future__ import annotations
@@ -40,6 +41,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-bwrap", action="store_true", help="skip the bubblewrap warm-pool figures")
     parser.add_argument("--compare-attach", action="store_true",
                         help="also measure the Docker pool with its control channel over the attach stream")
+    parser.add_argument("--channel-ab", type=int, default=0, metavar="ROUNDS",
+                        help="only an A/B of Docker's channels: ROUNDS alternating warm-throughput rounds per channel")
 
 
 def _tool(name: str, kwargs: dict[str, Any]) -> Any:
@@ -226,6 +229,49 @@ def _baselines(cfg, args, progress) -> dict[str, float]:
             "fresh_cells_per_s": len(fresh_lat) / sum(fresh_lat)}
 
 
+async def _channel_ab(cfg, args) -> dict[str, Any]:
+    """Socket vs attach channel, both pools warm at once, rounds alternating (and their order
+    too) so that the machine's other load falls on both alike: medians of cells/s and CPU/cell."""
+    import statistics
+
+    from rlsys.sandbox.pool import SandboxPool
+
+    pools = {ch: SandboxPool(cfg.model_copy(update={"docker_channel": ch}), _tool, size=args.concurrency,
+                             backend="docker") for ch in ("socket", "attach")}
+    rounds: dict[str, list[tuple[float, float]]] = {ch: [] for ch in pools}
+    per_episode = max(1, args.throughput_cells // args.concurrency)
+    try:
+        for pool in pools.values():
+            await pool.start()
+        for i in range(args.channel_ab):
+            for ch in (("socket", "attach") if i % 2 == 0 else ("attach", "socket")):
+                pool, episodes = pools[ch], [uuid.uuid4().hex for _ in range(args.concurrency)]
+                for e in episodes:
+                    await pool.open(e)
+                await _spares_ready(pool)
+                before, started = _cpu_ticks(), time.perf_counter()
+                await asyncio.gather(*(_cells(pool, e, per_episode) for e in episodes))
+                wall, after = time.perf_counter() - started, _cpu_ticks()
+                for e in episodes:
+                    await pool.close(e)
+                cells = per_episode * args.concurrency
+                rounds[ch].append((cells / wall, sum(_cpu_ms_per_cell(before, after, cells).values())))
+    finally:
+        for pool in pools.values():
+            await pool.shutdown()
+    out: dict[str, Any] = {"channel_ab_rounds": args.channel_ab, "channel_ab_cells_per_round": per_episode * args.concurrency}
+    for ch, r in rounds.items():
+        out[f"channel_ab_{ch}_cells_per_s"] = statistics.median(x[0] for x in r)
+        out[f"channel_ab_{ch}_cells_per_s_rounds"] = [round(x[0]) for x in r]
+        out[f"channel_ab_{ch}_cpu_ms_per_cell"] = statistics.median(x[1] for x in r)
+    return out
+
+
+async def _cells(pool, episode: str, cells: int) -> None:
+    for _ in range(cells):
+        await pool.run(episode, TRIVIAL)
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     import shutil
 
@@ -234,6 +280,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     from rlsys.sandbox.config import SandboxConfig
 
     cfg = SandboxConfig(containers_per_worker=args.concurrency)
+    if args.channel_ab:
+        figures = {"cpu_cores": os.cpu_count(), "trivial_cell": TRIVIAL, **asyncio.run(_channel_ab(cfg, args))}
+        return {k: round(v, 3) if isinstance(v, float) else v for k, v in figures.items()}
     figures: dict[str, Any] = {"cpu_cores": os.cpu_count(), "trivial_cell": TRIVIAL, "tool_cell_calls": 3}
     with Progress(transient=True) as progress:
         warm = asyncio.run(_warm(cfg, "docker", args, progress))
