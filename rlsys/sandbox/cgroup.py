@@ -11,6 +11,8 @@ import os
 import time
 from pathlib import Path
 
+from rlsys.sandbox.owner import owner_alive, owner_tag
+
 ROOT = Path("/sys/fs/cgroup")
 PROC_CGROUP = Path("/proc/self/cgroup")  # (both module constants: tests point them at a fake cgroupfs)
 
@@ -48,34 +50,13 @@ def _parent() -> tuple[str, Path]:
 PREFIX = "rlsys-"
 
 
-def _start_time(pid: int | str) -> str | None:
-    """The process's start time in clock ticks since boot (field 22 of /proc/PID/stat), or None
-    if it is gone: with the pid it names one process, since pids are reused (pid_max is 32768 on
-    many hosts, and a long test session wraps it)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return stat.rsplit(")", 1)[1].split()[19]
-
-
-def owner_tag() -> str:
-    """`<pid>-<start time>`: what every sandbox cgroup of this process is named after."""
-    return f"{os.getpid()}-{_start_time('self')}"
-
-
 def _owner_alive(name: str) -> bool | None:
     """Whether the owner a sandbox cgroup's name records is still running; None if the name is
     not one of ours."""
     fields = name[len(PREFIX):].split("-", 2)
     if not fields[0].isdigit():
         return None
-    started = _start_time(fields[0])
-    if started is None:
-        return False
-    if len(fields) > 1 and fields[1].isdigit():  # the start time it recorded: the same process?
-        return started == fields[1]
-    return True
+    return owner_alive(fields[0], fields[1] if len(fields) > 1 and fields[1].isdigit() else None)
 
 
 def sandbox_cgroups(part: str = "") -> list[Path]:

@@ -46,6 +46,12 @@ class SandboxConfig(Section):
     docker_host: str = ""
     """Address of the Docker engine (e.g. `unix:///run/docker.sock`, `tcp://host:2375`); empty:
     the `DOCKER_HOST` environment variable, else the default socket."""
+    docker_channel: Literal["auto", "socket", "attach"] = "auto"
+    """How the worker talks to a container's supervisor: `socket` (a unix socket in a host
+    directory bind-mounted read-only into the container; cells never cross dockerd or the
+    containerd shim), `attach` (the container's stdin/stdout over the engine's attach stream; works
+    with a remote engine), or `auto` (socket when the engine is reached over a local unix
+    socket, attach otherwise)."""
     docker_timeout_s: float = Field(30.0, gt=0)
     """Timeout of every Docker API call."""
     episode_ttl_s: float = Field(3600.0, ge=1.0, le=7 * 86400.0)

@@ -1,13 +1,18 @@
-"""Docker backend: one hardened container per sandbox (per episode), harness on its stdin/stdout.
+"""Docker backend: one hardened container per sandbox (per episode), the harness's supervisor as PID 1.
 
-The container is created with stdin open, attached (docker's multiplexed stream over a
-hijacked socket, demultiplexed here) before it starts, so nothing the supervisor says is lost.
-`stdin_once`: when the worker's attach connection goes (the worker died), the supervisor reads
-EOF and the container stops. No log driver (a cell's output flood never reaches the daemon's
-disk), an open-files limit, no capabilities, no network, read-only root, SIGKILL as the stop
-signal (PID 1 ignores SIGTERM: an engine shutdown or `docker stop` ends it at once). Every SDK call runs in
-a thread under the client's timeout; killing never raises and really stops the container (the
-hijacked socket is shut down, not only dereferenced, and the container is removed by force).
+The control channel (`sandbox.docker_channel`): by default, when the engine is local, a unix
+socket in a host directory bind-mounted read-only into the container (`docker_socket.py`), so
+a cell's messages never cross dockerd or the containerd shim; with a remote engine, the
+container's stdin/stdout over docker's multiplexed attach stream (a hijacked socket,
+demultiplexed here), attached before the container starts so nothing the supervisor says is
+lost. Either way, when the worker goes (dies) the supervisor reads EOF and the container stops
+(`stdin_once` for the attach stream). No log driver (a cell's output flood never reaches the
+daemon's disk), an open-files limit, no capabilities, no network, read-only root, SIGKILL as
+the stop signal (PID 1 ignores SIGTERM: an engine shutdown or `docker stop` ends it at once).
+Every SDK call runs in a thread under the client's timeout; killing never raises and really
+stops the container (the channel's socket is shut down, not only dereferenced, and the
+container is removed by force). Containers are labelled with their owner's host, pid and start
+time: the next backend on the host removes those of dead owners, even when the pid was reused.
 """
 
 from __future__ import annotations
@@ -20,10 +25,14 @@ from typing import Any
 
 from rlsys.sandbox.channel import SUPERVISOR_ARGV, HarnessChannel
 from rlsys.sandbox.config import SandboxConfig
+from rlsys.sandbox.docker_socket import CONTAINER_DIR, CONTAINER_SOCKET, SocketRoot, accept_supervisor, \
+    remove_orphan_roots
+from rlsys.sandbox.owner import owner_alive, start_time
 
 log = logging.getLogger(__name__)
 LABEL = "rlsys.sandbox"
-OWNER_LABEL = "rlsys.owner"
+OWNER_LABEL = "rlsys.owner"          # <host>:<pid>
+OWNER_START_LABEL = "rlsys.owner_start"  # the owner's start time (clock ticks since boot)
 POOL_LABEL = "rlsys.pool"
 
 
@@ -102,23 +111,35 @@ async def _pump(sock: socket.socket, reader: asyncio.StreamReader, stderr_tail: 
 
 
 class DockerSandbox:
-    def __init__(self, client, container, sock_obj: Any, name: str):
+    """One container and the channel to its supervisor (a unix socket of its own, or the attach
+    stream); `sock` is the socket under either."""
+
+    def __init__(self, client, container, name: str, sock: socket.socket, reader: asyncio.StreamReader,
+                 writer: Any, holders: tuple = (), pump: asyncio.Task | None = None):
         self.client, self.container, self.name = client, container, name
-        self._sock_obj = sock_obj  # the SocketIO of the HTTP response: it holds a reference to the socket
-        self.sock: socket.socket = getattr(sock_obj, "_sock", sock_obj)
-        self.sock.setblocking(False)
-        self.stderr_tail = bytearray()
+        self.sock, self._holders, self._pump = sock, holders, pump  # holders: what else references the fd
         self._oom_file: tuple[str, str] | None = None
+        self.channel = HarnessChannel(reader, writer, name)
+
+    @classmethod
+    async def over_socket(cls, client, container, name: str, conn: socket.socket) -> "DockerSandbox":
+        reader, writer = await asyncio.open_unix_connection(sock=conn, limit=8 << 20)
+        return cls(client, container, name, conn, reader, writer, holders=(writer,))
+
+    @classmethod
+    def over_attach(cls, client, container, name: str, sock_obj: Any) -> "DockerSandbox":
+        sock: socket.socket = getattr(sock_obj, "_sock", sock_obj)  # the SocketIO of the HTTP response holds it too
+        sock.setblocking(False)
         reader = asyncio.StreamReader(limit=8 << 20)
-        self._pump = asyncio.create_task(_pump(self.sock, reader, self.stderr_tail))
-        self.channel = HarnessChannel(reader, _SocketWriter(self.sock), name)
+        pump = asyncio.create_task(_pump(sock, reader, bytearray()))
+        return cls(client, container, name, sock, reader, _SocketWriter(sock), holders=(sock_obj,), pump=pump)
 
     def _close_socket(self) -> None:
         try:  # shutdown ends the connection whatever still references the fd; then drop every holder
             self.sock.shutdown(socket.SHUT_RDWR)
         except OSError:
             pass
-        for holder in (self._sock_obj, self.sock):
+        for holder in (*self._holders, self.sock):
             try:
                 holder.close()
             except Exception:  # noqa: BLE001 - already closed
@@ -172,12 +193,19 @@ class DockerSandbox:
             return False
 
     async def kill(self) -> None:
-        self._pump.cancel()
+        if self._pump is not None:
+            self._pump.cancel()
         self._close_socket()
         try:
             await asyncio.to_thread(self.container.remove, force=True)
         except Exception as err:  # already gone, engine hiccup: nothing the caller can do
             log.debug("removing %s: %s", self.name, err)
+
+
+def _local_engine(client) -> bool:
+    """Whether the engine is reached over a unix socket of this host (then it can bind-mount a
+    directory of ours); tcp / ssh / npipe engines are not."""
+    return str(getattr(client.api, "base_url", "")).startswith("http+docker://localhost")
 
 
 class DockerBackend:
@@ -193,17 +221,25 @@ class DockerBackend:
         except docker.errors.ImageNotFound:
             raise DockerUnavailable(f"sandbox image {config.image!r} not found; build it with "
                                     "`rlsys sandbox build-image --offline`") from None
+        self.channel = config.docker_channel
+        if self.channel == "auto":
+            self.channel = "socket" if _local_engine(self.client) else "attach"
+        self.sockets = SocketRoot()
         self.owner = f"{socket.gethostname()}:{os.getpid()}"
+        self.owner_start = start_time("self") or ""
         self._remove_orphans()
 
     def _remove_orphans(self) -> None:
-        """Removes sandbox containers left by dead processes of this host."""
+        """Removes sandbox containers (and socket directories) left by dead processes of this
+        host: an owner whose pid is gone, or runs a process with another start time."""
         host = socket.gethostname()
+        remove_orphan_roots()
         try:
             for container in self.client.containers.list(all=True, sparse=True, filters={"label": LABEL}):
-                owner = (container.attrs.get("Labels") or {}).get(OWNER_LABEL, "")
-                owner_host, _, pid = owner.rpartition(":")
-                if owner_host == host and pid.isdigit() and not os.path.exists(f"/proc/{pid}"):
+                labels = container.attrs.get("Labels") or {}
+                owner_host, _, pid = labels.get(OWNER_LABEL, "").rpartition(":")
+                started = labels.get(OWNER_START_LABEL) or None  # containers of older versions have none
+                if owner_host == host and pid.isdigit() and not owner_alive(pid, started):
                     _force_remove(container)
         except Exception as err:
             log.warning("could not clean up old sandbox containers: %s", err)
@@ -214,31 +250,51 @@ class DockerBackend:
                 "fsize": cfg.tmpfs_mb << 20, "max_tool_calls": cfg.max_tool_calls_per_cell}
 
     def _create(self, name: str):
+        """Creates and starts the container; returns (container, attach socket or None, listener
+        and its directory or None) — the socket channel's listener exists before the container."""
         import docker.types
 
         cfg = self.config
-        container = self.client.containers.create(
-            cfg.image, command=["python3", *SUPERVISOR_ARGV], name=name, stdin_open=True, tty=False,  # the SDK sets StdinOnce with it
-            auto_remove=False, user="65534:65534", log_config=docker.types.LogConfig(type="none"),
-            ulimits=[docker.types.Ulimit(name="nofile", soft=cfg.open_files, hard=cfg.open_files)], working_dir="/tmp", hostname="sandbox",
-            environment={"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": "/tmp", "LANG": "C.UTF-8"},
-            network_mode="none", read_only=True, mem_limit=f"{cfg.memory_mb}m", memswap_limit=f"{cfg.memory_mb}m",
-            nano_cpus=int(cfg.cpus * 1e9), pids_limit=cfg.pids, cap_drop=["ALL"],
-            security_opt=["no-new-privileges"], tmpfs={"/tmp": f"size={cfg.tmpfs_mb}m,mode=1777"},
-            shm_size="4m", stop_signal="SIGKILL", labels={LABEL: "1", OWNER_LABEL: self.owner,
-                                                            POOL_LABEL: f"{self.owner}:{self.pool_tag}"})
-        sock = self.client.api.attach_socket(container.id, params={"stdin": 1, "stdout": 1, "stderr": 1,
-                                                                   "stream": 1})
-        container.start()
-        return container, sock
+        listening = self.sockets.listen(name) if self.channel == "socket" else None
+        over_socket = dict(mounts=[docker.types.Mount(target=CONTAINER_DIR, source=str(listening[1]), type="bind",
+                                                      read_only=True)]) if listening else {}
+        try:
+            container = self.client.containers.create(
+                cfg.image, command=["python3", *SUPERVISOR_ARGV, *([CONTAINER_SOCKET] if listening else [])],
+                name=name, stdin_open=not listening, tty=False,  # the SDK sets StdinOnce with stdin_open
+                auto_remove=False, user="65534:65534", log_config=docker.types.LogConfig(type="none"),
+                ulimits=[docker.types.Ulimit(name="nofile", soft=cfg.open_files, hard=cfg.open_files)], working_dir="/tmp",
+                hostname="sandbox", environment={"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": "/tmp", "LANG": "C.UTF-8"},
+                network_mode="none", read_only=True, mem_limit=f"{cfg.memory_mb}m", memswap_limit=f"{cfg.memory_mb}m",
+                nano_cpus=int(cfg.cpus * 1e9), pids_limit=cfg.pids, cap_drop=["ALL"],
+                security_opt=["no-new-privileges"], tmpfs={"/tmp": f"size={cfg.tmpfs_mb}m,mode=1777"},
+                shm_size="4m", stop_signal="SIGKILL", **over_socket,
+                labels={LABEL: "1", OWNER_LABEL: self.owner, OWNER_START_LABEL: self.owner_start,
+                        POOL_LABEL: f"{self.owner}:{self.pool_tag}"})
+            sock = None if listening else self.client.api.attach_socket(
+                container.id, params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1})
+            container.start()
+        except BaseException:
+            if listening:
+                SocketRoot.discard(*listening)
+            raise
+        return container, sock, listening
 
     async def start(self, name: str) -> DockerSandbox:
         try:
-            container, sock = await asyncio.to_thread(self._create, name)
+            container, sock, listening = await asyncio.to_thread(self._create, name)
         except BaseException:
             await asyncio.to_thread(self._remove_named, name)
             raise
-        sandbox = DockerSandbox(self.client, container, sock, name)
+        try:
+            if listening:
+                conn = await accept_supervisor(*listening, self.config.start_timeout_s)
+                sandbox = await DockerSandbox.over_socket(self.client, container, name, conn)
+            else:
+                sandbox = DockerSandbox.over_attach(self.client, container, name, sock)
+        except BaseException:
+            await asyncio.to_thread(_force_remove, container)
+            raise
         try:
             await sandbox.channel.init(self.settings(), self.config.start_timeout_s)
         except BaseException:
@@ -253,13 +309,15 @@ class DockerBackend:
             pass
 
     def close(self) -> None:
-        """Removes every container this backend created that is still there, then the client."""
+        """Removes every container this backend created that is still there, its socket
+        directories, then the client."""
         try:
             label = f"{POOL_LABEL}={self.owner}:{self.pool_tag}"
             for container in self.client.containers.list(all=True, sparse=True, filters={"label": label}):
                 _force_remove(container)
         except Exception as err:
             log.warning("could not remove sandbox containers: %s", err)
+        self.sockets.remove()
         try:
             self.client.close()
         except Exception:

@@ -5,7 +5,8 @@ Starting a sandbox costs one interpreter start, one import of what both roles ne
 Two roles in one file:
 
 * `supervisor` — PID 1 of the container (or of the bwrap pid namespace). Talks to the host
-  over its stdin/stdout in JSON lines, and is the only process holding them. It forks the
+  over its stdin/stdout in JSON lines (Docker: a unix socket it connects to at start, made its
+  fd 0 and 1), and is the only process holding them. It forks the
   episode's interpreter (the *child*; again after a cell crashed it: a fork of the supervisor,
   which holds only this episode's messages, never the host channel), relays tool calls, drains the child's output pipe with a byte cap,
   enforces the cell deadline (SIGINT, then SIGKILL of everything). A sandbox serves ONE episode
@@ -408,8 +409,25 @@ class Supervisor:
                 return msgs[0]
 
 
-def supervisor_main():
+def _connect_host(path):
+    """Docker's direct channel: the host listens on a unix socket in a directory mounted into
+    the container; connected, the socket becomes this process's fd 0 and 1 (what the attach
+    stream or bwrap's pipes are otherwise), so nothing else changes."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.connect(path)
+    except OSError as err:
+        os.write(2, f"supervisor: cannot connect to the host at {path}: {err}\n".encode())
+        raise SystemExit(3)
+    os.dup2(sock.fileno(), 0)
+    os.dup2(sock.fileno(), 1)
+    sock.close()
+
+
+def supervisor_main(host_socket=None):
     _set_dumpable(0)
+    if host_socket:
+        _connect_host(host_socket)
     for sig in IGNORED_SIGNALS:
         signal.signal(sig, signal.SIG_IGN)
     _preload()
@@ -417,5 +435,5 @@ def supervisor_main():
 
 
 if __name__ == "__main__":
-    if sys.argv[-1] == "supervisor":
-        supervisor_main()
+    if sys.argv[4:5] == ["supervisor"]:  # -c, magic, code, source, supervisor [, host socket]
+        supervisor_main(sys.argv[5] if len(sys.argv) > 5 else None)

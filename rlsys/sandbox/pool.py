@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-import os
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -28,6 +27,7 @@ from typing import Any
 
 from rlsys.sandbox.channel import ChannelBroken
 from rlsys.sandbox.config import SandboxConfig
+from rlsys.sandbox.owner import owner_tag
 from rlsys.sandbox.tools import ToolGate
 from rlsys.sandbox.types import ExecResult, ExecStatus, ToolFn
 
@@ -91,7 +91,7 @@ class SandboxPool:
         self.backend: Any = None
         self.counts: Counter[str] = Counter()
         # unique on the host: two workers' pools (each its process's pool 0) start in the same second
-        self._tag = f"{os.getpid()}-{int(time.time()) % 100000}-{next(_pool_ids)}"
+        self._tag = f"{owner_tag()}-{next(_pool_ids)}"  # pid + start time: unique on the host even when pids are reused
         self._names = itertools.count()
         self._free: asyncio.Queue[_Slot] = asyncio.Queue()
         self._episodes: dict[str, _Episode] = {}

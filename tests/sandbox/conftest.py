@@ -151,7 +151,8 @@ def small_config(**overrides) -> SandboxConfig:
 
 @pytest.fixture(scope="session", autouse=True)
 def nothing_left_behind():
-    """After every sandbox test of this process: no container, bwrap process or cgroup of it remains."""
+    """After every sandbox test of this process: no container, bwrap process, cgroup or Docker
+    socket directory of it remains."""
     yield
     from rlsys.sandbox.cgroup import sandbox_cgroups
 
@@ -162,6 +163,12 @@ def nothing_left_behind():
         problems.append(f"bwrap processes {bwrap}")
     if sandbox_cgroups(f"rlsys-{me}-"):
         problems.append(f"cgroups {sandbox_cgroups(f'rlsys-{me}-')}")
+    from rlsys.sandbox.docker_socket import ROOT_PREFIX, socket_roots
+    from rlsys.sandbox.owner import owner_tag
+
+    roots = [r.name for r in socket_roots() if r.name.startswith(f"{ROOT_PREFIX}{owner_tag()}-")]
+    if roots:
+        problems.append(f"socket directories {roots}")
     if docker_problem() is None:
         from rlsys.sandbox.docker_backend import OWNER_LABEL, docker_client
 

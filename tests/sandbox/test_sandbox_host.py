@@ -175,8 +175,14 @@ async def test_a_dead_worker_takes_its_sandboxes_with_it(backend):
         mine = {"name": f"rlsys-sbx-{tag}-"}
         # the supervisors saw their stdin close and exited: nothing of that worker keeps running
         assert await _poll(lambda: not client.containers.list(sparse=True, filters=mine), 60)
-        for container in client.containers.list(all=True, sparse=True, filters=mine):
-            container.remove(force=True)  # stopped ones are removed by the next worker on the host; here, by us
+        from rlsys.sandbox.docker_backend import DockerBackend
+        from rlsys.sandbox.docker_socket import socket_roots
+
+        owner = "rlsys-docker-" + "-".join(tag.split("-")[:2]) + "-"  # the dead worker's pid and start time
+        assert [r for r in socket_roots() if r.name.startswith(owner)], "the dead worker had no socket directory"
+        DockerBackend(small_config()).close()  # the next worker on the host removes what is left
+        assert not client.containers.list(all=True, sparse=True, filters=mine)
+        assert not [r for r in socket_roots() if r.name.startswith(owner)]
         client.close()
     else:
         assert len(pids) >= 2
