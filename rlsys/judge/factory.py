@@ -65,6 +65,13 @@ def _exact(cfg: JudgeConfig, engine: Any, tokenizer: Any) -> Judge:
     return ExactMatchJudge(cfg)
 
 
+@register_judge("position_match")
+def _position(cfg: JudgeConfig, engine: Any, tokenizer: Any) -> Judge:
+    from rlsys.judge.exact_match import PositionMatchJudge
+
+    return PositionMatchJudge(cfg)
+
+
 @register_judge("http", cross_checked=True)
 def _http(cfg: JudgeConfig, engine: Any, tokenizer: Any) -> Judge:
     from rlsys.judge.http_judge import HTTPJudge

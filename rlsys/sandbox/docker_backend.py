@@ -20,6 +20,7 @@ from typing import Any
 
 from rlsys.sandbox.channel import SUPERVISOR_ARGV, HarnessChannel
 from rlsys.sandbox.config import SandboxConfig
+from rlsys.sandbox.tools import TOOL_SPECS
 
 log = logging.getLogger(__name__)
 LABEL = "rlsys.sandbox"
@@ -185,6 +186,7 @@ class DockerBackend:
 
     def __init__(self, config: SandboxConfig, client=None, pool_tag: str = "default"):
         self.config, self.pool_tag = config, pool_tag
+        self.tool_specs = TOOL_SPECS  # the functions the harness defines (the pool sets its environment's)
         self.client = client or docker_client(config.docker_timeout_s, config.docker_host)
         import docker.errors
 
@@ -240,7 +242,7 @@ class DockerBackend:
             raise
         sandbox = DockerSandbox(self.client, container, sock, name)
         try:
-            await sandbox.channel.init(self.settings(), self.config.start_timeout_s)
+            await sandbox.channel.init(self.settings(), self.config.start_timeout_s, self.tool_specs)
         except BaseException:
             await sandbox.kill()
             raise
