@@ -86,13 +86,17 @@ def _llm(cfg: JudgeConfig, engine: Any, tokenizer: Any) -> Judge:
     return LLMJudge(engine, tokenizer, cfg)
 
 
-def build_judge(cfg: JudgeConfig, engine: Any = None, tokenizer: Any = None) -> Judge:
+def build_judge(cfg: JudgeConfig, engine: Any = None, tokenizer: Any = None, view: Any = None) -> Judge:
     """The judge `cfg.kind` names; a `needs_engine` judge needs an `Engine` and a tokenizer with a
-    chat template (built by the caller from `judge.model`: an actor or a command)."""
+    chat template (built by the caller from `judge.model`: an actor or a command). `view` is the
+    environment's `judge_view(traj, cell_chars, total_chars) -> str`: what a judge that reads the
+    trajectory (a `ChatJudge`: llm, http) is shown of it (None: `rubric.render_trajectory`)."""
     spec = judge_spec(cfg.kind)
     if spec.needs_engine and (engine is None or tokenizer is None):
         raise ValueError(f"judge.kind={cfg.kind} needs an engine and a tokenizer (build them from judge.model)")
     judge = spec.factory(cfg, engine, tokenizer)
+    if view is not None and hasattr(judge, "view"):
+        judge.view = view
     if not spec.cross_checked or cfg.cross_check == "off":
         return judge
     from rlsys.judge.cross_check import CrossCheckedJudge
