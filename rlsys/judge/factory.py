@@ -17,6 +17,7 @@ from typing import Any, Callable
 
 from rlsys.judge.config import JudgeConfig
 from rlsys.judge.types import Judge
+from rlsys.registry import Registry
 
 __all__ = ["JUDGES", "JudgeSpec", "register_judge", "judge_spec", "judge_needs_engine", "build_judge"]
 
@@ -30,21 +31,15 @@ class JudgeSpec:
     cross_checked: bool = False   # wrapped in a CrossCheckedJudge per `judge.cross_check`
 
 
-JUDGES: dict[str, JudgeSpec] = {}
+JUDGES: Registry[JudgeSpec] = Registry("judge.kind")
 
 
 def register_judge(name: str, needs_engine: bool = False, cross_checked: bool = False) -> Callable[[JudgeFactory], JudgeFactory]:
-    def add(factory: JudgeFactory) -> JudgeFactory:
-        JUDGES[name] = JudgeSpec(factory, needs_engine, cross_checked)
-        return factory
-
-    return add
+    return JUDGES.register(name, lambda factory: JudgeSpec(factory, needs_engine, cross_checked))
 
 
 def judge_spec(kind: str) -> JudgeSpec:
-    if kind not in JUDGES:
-        raise ValueError(f"unknown judge.kind {kind!r} (registered: {', '.join(sorted(JUDGES))})")
-    return JUDGES[kind]
+    return JUDGES.lookup(kind)
 
 
 def judge_needs_engine(kind: str) -> bool:
