@@ -58,7 +58,9 @@ def test_reverse_text_is_learned_from_a_copy_base_by_rl_alone(tmp_path_factory):
     rows = [r for r in read_metrics(run) if r.get("stage") == "rl"]
     assert [r["step"] for r in rows][-1] == cfg.train.steps
     assert all(r["learner_skipped"] == 0 for r in rows[-20:])
-    summary = {"before": before["accuracy"], "after": after["accuracy"], "greedy_after": after["greedy"]["accuracy"]}
+    summary = {"before": before["accuracy"], "greedy_before": before["greedy"]["accuracy"], "after": after["accuracy"],
+               "greedy_after": after["greedy"]["accuracy"], "reward_last": rows[-1]["reward_mean"]}
+    print("reverse_text held-out exact match:", summary)
     assert before["accuracy"] <= BASE_MAX and before["greedy"]["accuracy"] <= BASE_MAX, summary
     assert after["accuracy"] >= LEARNED_MIN and after["greedy"]["accuracy"] >= LEARNED_MIN, summary
     # the training reward rose with it (positional credit: -1 .. 1)
