@@ -47,7 +47,10 @@ class JudgeActor:
             engine, tokenizer = build_judge_engine(self.cfg)
         self.engine = engine
         self.asleep = False
-        self.judge = build_judge(self.cfg.judge, engine, tokenizer)
+        from rlsys.env.registry import environment_of
+
+        # a judge that reads trajectories sees them as the run's environment shows them
+        self.judge = build_judge(self.cfg.judge, engine, tokenizer, view=environment_of(self.cfg).judge_view)
         self.counts: Counter[str] = Counter()
 
     async def score(self, batch: list[Trajectory]) -> list[Verdict]:

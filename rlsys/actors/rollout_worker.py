@@ -76,7 +76,7 @@ class RolloutWorker:
             from rlsys.sandbox.pool import SandboxPool
 
             tools = await asyncio.to_thread(self.env.tool_server, self.cfg)
-            self._local_pool = await SandboxPool(self.cfg.sandbox, tools).start()
+            self._local_pool = await SandboxPool(self.cfg.sandbox, tools, tool_specs=self.env.tool_specs).start()
             self.executor = self._local_pool
         if self._semaphore is None:
             self._semaphore = asyncio.Semaphore(self.cfg.rollout.concurrency)

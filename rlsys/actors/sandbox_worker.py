@@ -58,15 +58,23 @@ class SandboxWorker:
     """Holds one warm pool; every method is async so cells of many episodes run concurrently.
 
     `config` is a `SandboxConfig` (or its dict) or a whole config dict with a `sandbox` section;
-    `tools` is a ToolFn, a CorpusActor handle, or a list of them (used in turn).
+    `tools` is a ToolFn, a CorpusActor handle, or a list of them (used in turn). The functions the
+    sandboxes define are `tool_specs`, by default those of the environment of a whole config
+    (`env.name`), else wiki-search's `TOOL_SPECS`.
     """
 
-    def __init__(self, config: Any, tools: Any, size: int | None = None, backend: str | None = None):
+    def __init__(self, config: Any, tools: Any, size: int | None = None, backend: str | None = None,
+                 tool_specs: list[dict[str, Any]] | None = None):
         os.environ["OMP_NUM_THREADS"] = "1"
+        if tool_specs is None and isinstance(config, dict) and "env" in config:
+            from rlsys.config import Config
+            from rlsys.env.registry import environment_of
+
+            tool_specs = environment_of(Config.model_validate(config)).tool_specs  # the run's environment's tools
         if isinstance(config, dict) and "sandbox" in config:
             config = config["sandbox"]
         cfg = config if isinstance(config, SandboxConfig) else SandboxConfig.model_validate(config)
-        self.pool = SandboxPool(cfg, _tool_source(tools), size=size, backend=backend)
+        self.pool = SandboxPool(cfg, _tool_source(tools), size=size, backend=backend, tool_specs=tool_specs)
         self.opened: set[str] = set()
 
     async def start(self) -> dict[str, Any]:

@@ -107,8 +107,9 @@ class Environment(Protocol):
         """The host-side `ToolFn` answering the sandbox's tool calls (None: no tools)."""
         ...
 
-    def judge_view(self, traj: "Trajectory") -> str:
-        """The trajectory as an LLM judge reads it."""
+    def judge_view(self, traj: "Trajectory", cell_chars: int = 800, total_chars: int = 8000) -> str:
+        """The trajectory as an LLM judge reads it, in about `total_chars` characters (a turn's
+        code or text in about `cell_chars`; the LLM judge halves both until its prompt fits)."""
         ...
 
 
@@ -162,5 +163,8 @@ class EnvironmentBase:
     def tool_server(self, cfg: "Config") -> Callable[..., Any] | None:
         return None
 
-    def judge_view(self, traj: "Trajectory") -> str:
-        return "\n\n".join(t.text for t in traj.turns) or "(the agent took no turns)"
+    def judge_view(self, traj: "Trajectory", cell_chars: int = 800, total_chars: int = 8000) -> str:
+        from rlsys.judge.rubric import clip
+
+        text = "\n\n".join(clip(t.text, cell_chars) for t in traj.turns)
+        return clip(text, total_chars) or "(the agent took no turns)"

@@ -14,6 +14,7 @@ import importlib
 from typing import TYPE_CHECKING, Any, Callable
 
 from rlsys.env.base import PROTOCOL_MEMBERS, EnvSettings, Environment
+from rlsys.registry import Registry
 
 if TYPE_CHECKING:
     from rlsys.config import Config
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
 __all__ = ["DEFAULT_ENVIRONMENT", "ENVIRONMENTS", "register_environment", "resolve_factory", "build_environment", "environment_of"]
 
 Factory = Callable[[EnvSettings], Any]
-ENVIRONMENTS: dict[str, Factory] = {}
+ENVIRONMENTS: Registry[Factory] = Registry("environment")
 DEFAULT_ENVIRONMENT = "wiki_search"
 """The environment of `env.name` by default (and of an episode run without one)."""
 _BUILTIN_MODULES = ("rlsys.env.wiki_search", "rlsys.env.reverse_text")
@@ -32,11 +33,7 @@ def register_environment(name: str) -> Callable[[Factory], Factory]:
     if not name or ":" in name or "." in name:
         raise ValueError(f"environment names are plain words (a dotted path is looked up, not registered): {name!r}")
 
-    def add(factory: Factory) -> Factory:
-        ENVIRONMENTS[name] = factory
-        return factory
-
-    return add
+    return ENVIRONMENTS.register(name)
 
 
 def _load_builtins() -> None:

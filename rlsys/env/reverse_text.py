@@ -39,21 +39,24 @@ def _options(options: dict[str, Any]) -> dict[str, Any]:
     alphabet = out["alphabet"]
     if not isinstance(alphabet, str) or len(set(alphabet)) < 2 or any(c.isspace() for c in alphabet):
         raise ValueError(f"env.options.alphabet: at least two distinct non-space characters (got {alphabet!r})")
-    room = sum(len(set(alphabet)) ** n for n in range(out["min_len"], out["max_len"] + 1))
+    k = len(set(alphabet))
+    room = sum(k if n == 1 else k ** n - k ** ((n + 1) // 2) for n in range(out["min_len"], out["max_len"] + 1))
     if out["train_size"] + out["test_size"] > room:
         raise ValueError(f"env.options: {out['train_size']} + {out['test_size']} distinct strings asked for, "
-                         f"only {room} exist of length {out['min_len']}..{out['max_len']} over {alphabet!r}")
+                         f"only {room} (palindromes left out) exist of length {out['min_len']}..{out['max_len']} over {alphabet!r}")
     return out
 
 
 def make_strings(n: int, alphabet: str, min_len: int, max_len: int, seed: int) -> list[str]:
-    """`n` distinct strings, reproducible from `seed`."""
+    """`n` distinct strings, reproducible from `seed`; no palindromes longer than one character
+    (their reversal is a copy, which the check must not count as reversing)."""
     rng = random.Random(f"reverse_text:{seed}")
     letters = sorted(set(alphabet))
     seen: dict[str, None] = {}
     while len(seen) < n:
         s = "".join(rng.choice(letters) for _ in range(rng.randint(min_len, max_len)))
-        seen.setdefault(s, None)
+        if len(s) == 1 or s != s[::-1]:
+            seen.setdefault(s, None)
     return list(seen)
 
 
@@ -64,8 +67,8 @@ class ReverseText(EnvironmentBase):
     policy need not also learn where to stop."""
 
     name = "reverse_text"
-    default_judge = "exact_match"
-    default_reward = "approach"  # exact match earns 1, a wrong reply -(1 - its similarity to the gold)
+    default_judge = "position_match"  # correct iff exact; approach = share of positions right
+    default_reward = "approach"  # exact match earns 1, a wrong reply -(1 - share of its positions right)
 
     def __init__(self, settings: EnvSettings | None = None):
         super().__init__(settings)

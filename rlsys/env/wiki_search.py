@@ -98,7 +98,7 @@ class WikiSearch:
 
         return CorpusService.from_config(cfg.corpus).call_tool
 
-    def judge_view(self, traj: "Trajectory") -> str:
+    def judge_view(self, traj: "Trajectory", cell_chars: int = 800, total_chars: int = 8000) -> str:
         from rlsys.judge.rubric import render_trajectory
 
-        return render_trajectory(traj)
+        return render_trajectory(traj, cell_chars, total_chars)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
+from typing import Callable
 
 from rlsys.judge.config import JudgeConfig
 from rlsys.judge.parsing import VerdictParseError, parse_verdict, strip_thinking
@@ -27,7 +28,9 @@ class ChatJudge:
     def __init__(self, cfg: JudgeConfig | None = None, concurrency: int = 16):
         self.cfg = cfg or JudgeConfig()
         self.concurrency = max(1, concurrency)
-        self.stats: Counter[str] = Counter()  # requests, parse_failures, repairs, judge_errors, request_errors
+        self.stats: Counter[str] = Counter()
+        # the trajectory as the judge reads it: the environment's `judge_view` (set by build_judge)
+        self.view: Callable[[Trajectory, int, int], str] | None = None  # requests, parse_failures, repairs, judge_errors, request_errors
         self._gate: asyncio.Semaphore | None = None
         self._gate_loop: asyncio.AbstractEventLoop | None = None
 
@@ -42,7 +45,7 @@ class ChatJudge:
         raise NotImplementedError
 
     def messages_for(self, traj: Trajectory) -> Messages:
-        return rubric_messages(traj, self.cfg.max_cell_chars, self.cfg.max_trajectory_chars)
+        return rubric_messages(traj, self.cfg.max_cell_chars, self.cfg.max_trajectory_chars, self.view)
 
     async def judge(self, traj: Trajectory) -> Verdict:
         """One verdict: ask, parse; on an unparseable reply ask again (`parse_retries` times)

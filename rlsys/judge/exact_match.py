@@ -29,3 +29,18 @@ class ExactMatchJudge:
 
     async def score(self, batch: list[Any]) -> list[Verdict]:
         return [self.verdict(t.answer, t.question.answer) for t in batch]
+
+
+class PositionMatchJudge(ExactMatchJudge):
+    """`ExactMatchJudge` whose approach score is positional: the share of positions where the
+    answer has the gold's character, over the longer of the two (x100). `"12"` for gold `"21"`
+    scores 0 (a copy is not half a reversal, as difflib would say); `"22"` scores 50."""
+
+    def verdict(self, answer: str | None, gold: str) -> Verdict:
+        verdict = super().verdict(answer, gold)
+        if answer is None or verdict.category is Category.CORRECT:
+            return verdict
+        a, g = answer.strip(), gold.strip()
+        hits = sum(x == y for x, y in zip(a, g))
+        verdict.approach = round(100.0 * hits / max(len(a), len(g), 1), 3)
+        return verdict

@@ -17,6 +17,7 @@ from typing import Any, Callable
 
 from rlsys.judge.config import JudgeConfig
 from rlsys.judge.types import Judge
+from rlsys.registry import Registry
 
 __all__ = ["JUDGES", "JudgeSpec", "register_judge", "judge_spec", "judge_needs_engine", "build_judge"]
 
@@ -30,21 +31,15 @@ class JudgeSpec:
     cross_checked: bool = False   # wrapped in a CrossCheckedJudge per `judge.cross_check`
 
 
-JUDGES: dict[str, JudgeSpec] = {}
+JUDGES: Registry[JudgeSpec] = Registry("judge.kind")
 
 
 def register_judge(name: str, needs_engine: bool = False, cross_checked: bool = False) -> Callable[[JudgeFactory], JudgeFactory]:
-    def add(factory: JudgeFactory) -> JudgeFactory:
-        JUDGES[name] = JudgeSpec(factory, needs_engine, cross_checked)
-        return factory
-
-    return add
+    return JUDGES.register(name, lambda factory: JudgeSpec(factory, needs_engine, cross_checked))
 
 
 def judge_spec(kind: str) -> JudgeSpec:
-    if kind not in JUDGES:
-        raise ValueError(f"unknown judge.kind {kind!r} (registered: {', '.join(sorted(JUDGES))})")
-    return JUDGES[kind]
+    return JUDGES.lookup(kind)
 
 
 def judge_needs_engine(kind: str) -> bool:
@@ -65,6 +60,13 @@ def _exact(cfg: JudgeConfig, engine: Any, tokenizer: Any) -> Judge:
     return ExactMatchJudge(cfg)
 
 
+@register_judge("position_match")
+def _position(cfg: JudgeConfig, engine: Any, tokenizer: Any) -> Judge:
+    from rlsys.judge.exact_match import PositionMatchJudge
+
+    return PositionMatchJudge(cfg)
+
+
 @register_judge("http", cross_checked=True)
 def _http(cfg: JudgeConfig, engine: Any, tokenizer: Any) -> Judge:
     from rlsys.judge.http_judge import HTTPJudge
@@ -79,13 +81,17 @@ def _llm(cfg: JudgeConfig, engine: Any, tokenizer: Any) -> Judge:
     return LLMJudge(engine, tokenizer, cfg)
 
 
-def build_judge(cfg: JudgeConfig, engine: Any = None, tokenizer: Any = None) -> Judge:
+def build_judge(cfg: JudgeConfig, engine: Any = None, tokenizer: Any = None, view: Any = None) -> Judge:
     """The judge `cfg.kind` names; a `needs_engine` judge needs an `Engine` and a tokenizer with a
-    chat template (built by the caller from `judge.model`: an actor or a command)."""
+    chat template (built by the caller from `judge.model`: an actor or a command). `view` is the
+    environment's `judge_view(traj, cell_chars, total_chars) -> str`: what a judge that reads the
+    trajectory (a `ChatJudge`: llm, http) is shown of it (None: `rubric.render_trajectory`)."""
     spec = judge_spec(cfg.kind)
     if spec.needs_engine and (engine is None or tokenizer is None):
         raise ValueError(f"judge.kind={cfg.kind} needs an engine and a tokenizer (build them from judge.model)")
     judge = spec.factory(cfg, engine, tokenizer)
+    if view is not None and hasattr(judge, "view"):
+        judge.view = view
     if not spec.cross_checked or cfg.cross_check == "off":
         return judge
     from rlsys.judge.cross_check import CrossCheckedJudge

@@ -52,12 +52,12 @@ class LLMJudge(ChatJudge):
     def messages_for(self, traj: Trajectory) -> Messages:
         """The rubric, rendered shorter until it fits `max_prompt_tokens` (or as short as it gets)."""
         cell, total = self.cfg.max_cell_chars, self.cfg.max_trajectory_chars
-        messages = rubric_messages(traj, cell, total)
+        messages = rubric_messages(traj, cell, total, self.view)
         for _ in range(5):
             if len(self.encode(messages)) <= self.cfg.max_prompt_tokens:
                 break
             cell, total = max(cell // 2, 80), max(total // 2, 400)
-            messages = rubric_messages(traj, cell, total)
+            messages = rubric_messages(traj, cell, total, self.view)
         return messages
 
     def _params(self, max_new_tokens: int, stop: list[str]) -> SamplingParams:

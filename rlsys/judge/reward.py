@@ -30,21 +30,18 @@ from typing import Any, Callable
 from rlsys.judge.config import JudgeConfig
 from rlsys.judge.search_recovery import recovery_bonus
 from rlsys.judge.types import Category, Verdict
+from rlsys.registry import Registry
 
 
 RewardFormula = Callable[[Verdict, JudgeConfig, bool, float], float]
-REWARDS: dict[str, RewardFormula] = {}
+REWARDS: Registry[RewardFormula] = Registry("judge.reward")
 """Reward formulas by name (`judge.reward`): f(verdict, cfg, missing, a) -> reward, for any
 verdict but `judge_error` (always None: excluded); a = approach/100 clamped to [0, 1]."""
 
 
 def register_reward(name: str) -> Callable[[RewardFormula], RewardFormula]:
     """Decorator: makes `judge.reward: <name>` use the formula."""
-    def add(formula: RewardFormula) -> RewardFormula:
-        REWARDS[name] = formula
-        return formula
-
-    return add
+    return REWARDS.register(name)
 
 
 @register_reward("binary")
@@ -78,10 +75,9 @@ def reward(verdict: Verdict, cfg: JudgeConfig | None = None, missing: bool | Non
     missing = verdict.missing_answer if missing is None else missing
     if verdict.category is Category.JUDGE_ERROR:
         return None
-    if cfg.reward not in REWARDS:
-        raise ValueError(f"unknown judge.reward {cfg.reward!r} (registered: {', '.join(sorted(REWARDS))})")
+    formula = REWARDS.lookup(cfg.reward)
     a = min(max(float(verdict.approach), 0.0), 100.0) / 100.0
-    return REWARDS[cfg.reward](verdict, cfg, missing, a)
+    return formula(verdict, cfg, missing, a)
 
 
 def trajectory_reward(traj: Any, verdict: Verdict, cfg: JudgeConfig | None = None,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Callable
+
 from rlsys.rollout.types import Trajectory
 
 SYSTEM = (
@@ -81,8 +83,11 @@ def render_trajectory(traj: Trajectory, cell_chars: int = 800, total_chars: int 
     return clip("\n\n".join(blocks), total_chars)
 
 
-def rubric_messages(traj: Trajectory, cell_chars: int = 800, total_chars: int = 8000) -> list[dict[str, str]]:
-    """System + user chat messages asking the judge for a JSON verdict on `traj`."""
+def rubric_messages(traj: Trajectory, cell_chars: int = 800, total_chars: int = 8000,
+                    view: Callable[[Trajectory, int, int], str] | None = None) -> list[dict[str, str]]:
+    """System + user chat messages asking the judge for a JSON verdict on `traj`; the trajectory
+    is shown as `view(traj, cell_chars, total_chars)` renders it (the environment's `judge_view`;
+    default `render_trajectory`, cells and their outputs)."""
     answer = traj.answer if traj.answer is not None else "(no final answer given)"
     calls = sum(t.result.tool_calls for t in traj.turns if t.result is not None)
     user = (
@@ -90,7 +95,7 @@ def rubric_messages(traj: Trajectory, cell_chars: int = 800, total_chars: int = 
         f"Gold answer: {traj.question.answer}\n"
         f"Agent's final answer: {clip(answer, 500)}\n\n"
         f"Agent's trajectory ({len(traj.turns)} turn(s), {calls} tool call(s)):\n"
-        f"{render_trajectory(traj, cell_chars, total_chars)}\n\n{RUBRIC}"
+        f"{(view or render_trajectory)(traj, cell_chars, total_chars)}\n\n{RUBRIC}"
     )
     return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}]
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from rlsys.registry import Registry
 from rlsys.rollout.config import ModelConfig, RolloutConfig
 
 
@@ -33,15 +34,11 @@ class EngineOptions:
     device: str = "auto"                  # HF engine device (`auto`: CUDA when present); vLLM picks its platform
 
 
-ENGINES: dict[str, Callable[[str, EngineOptions], Any]] = {}
+ENGINES: Registry[Callable[[str, EngineOptions], Any]] = Registry("engine")
 
 
 def register_engine(name: str) -> Callable[[Callable[[str, EngineOptions], Any]], Callable[[str, EngineOptions], Any]]:
-    def add(factory: Callable[[str, EngineOptions], Any]) -> Callable[[str, EngineOptions], Any]:
-        ENGINES[name] = factory
-        return factory
-
-    return add
+    return ENGINES.register(name)
 
 
 @register_engine("hf")

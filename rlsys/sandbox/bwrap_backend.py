@@ -22,6 +22,7 @@ from typing import Any
 from rlsys.sandbox.cgroup import CgroupUnavailable, MemoryCgroup, remove_orphans
 from rlsys.sandbox.channel import SUPERVISOR_ARGV, HarnessChannel
 from rlsys.sandbox.config import SandboxConfig
+from rlsys.sandbox.tools import TOOL_SPECS
 
 log = logging.getLogger(__name__)
 NOBODY = 65534
@@ -127,6 +128,7 @@ class BwrapBackend:
         if os.geteuid() == 0 and shutil.which("setpriv") is None:
             raise BwrapUnavailable("setpriv (util-linux) is needed to start sandboxes as nobody: apt-get install -y util-linux")
         self.config = config
+        self.tool_specs = TOOL_SPECS  # the functions the harness defines (the pool sets its environment's)
         self.command = bwrap_command(config)
         self.use_cgroup = True
         self.cgroups: set[MemoryCgroup] = set()  # created by this backend and not yet removed
@@ -164,7 +166,7 @@ class BwrapBackend:
             raise
         sandbox = BwrapSandbox(proc, name, cgroup, self.cgroups.discard)
         try:
-            await sandbox.channel.init(self.settings(), self.config.start_timeout_s)
+            await sandbox.channel.init(self.settings(), self.config.start_timeout_s, self.tool_specs)
         except BaseException:
             await sandbox.kill()
             raise

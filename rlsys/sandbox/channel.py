@@ -99,8 +99,9 @@ class HarnessChannel:
             raise ChannelBroken(f"{self.name}: expected {op!r}, got {str(msg)[:120]}")
         return msg
 
-    async def init(self, settings: dict[str, Any], timeout_s: float) -> None:
-        await self.send({"op": "init", "tools": TOOL_SPECS, **settings})
+    async def init(self, settings: dict[str, Any], timeout_s: float, tools: list[dict[str, Any]] = TOOL_SPECS) -> None:
+        """Starts the harness; `tools` are the functions it defines (an environment's `tool_specs`)."""
+        await self.send({"op": "init", "tools": tools, **settings})
         ready = await self.expect("ready", time.monotonic() + timeout_s)
         if not ready.get("ok"):
             raise ChannelBroken(f"{self.name}: the harness could not start its interpreter")

@@ -28,6 +28,7 @@ from rlsys.sandbox.config import SandboxConfig
 from rlsys.sandbox.docker_socket import CONTAINER_DIR, CONTAINER_SOCKET, SocketRoot, accept_supervisor, \
     remove_orphan_roots
 from rlsys.sandbox.owner import owner_alive, start_time
+from rlsys.sandbox.tools import TOOL_SPECS
 
 log = logging.getLogger(__name__)
 LABEL = "rlsys.sandbox"
@@ -213,6 +214,7 @@ class DockerBackend:
 
     def __init__(self, config: SandboxConfig, client=None, pool_tag: str = "default"):
         self.config, self.pool_tag = config, pool_tag
+        self.tool_specs = TOOL_SPECS  # the functions the harness defines (the pool sets its environment's)
         self.client = client or docker_client(config.docker_timeout_s, config.docker_host)
         import docker.errors
 
@@ -296,7 +298,7 @@ class DockerBackend:
             await asyncio.to_thread(_force_remove, container)
             raise
         try:
-            await sandbox.channel.init(self.settings(), self.config.start_timeout_s)
+            await sandbox.channel.init(self.settings(), self.config.start_timeout_s, self.tool_specs)
         except BaseException:
             await sandbox.kill()
             raise

@@ -28,7 +28,7 @@ from typing import Any
 from rlsys.sandbox.channel import ChannelBroken
 from rlsys.sandbox.config import SandboxConfig
 from rlsys.sandbox.owner import owner_tag
-from rlsys.sandbox.tools import ToolGate
+from rlsys.sandbox.tools import TOOL_SPECS, ToolGate, checked_specs
 from rlsys.sandbox.types import ExecResult, ExecStatus, ToolFn
 
 log = logging.getLogger(__name__)
@@ -84,8 +84,10 @@ class SandboxPool:
     """Spare sandboxes, one fresh per episode; `await open(id)`, `await run(id, code)`, `await close(id)`."""
 
     def __init__(self, config: SandboxConfig, tool_fn: ToolFn, size: int | None = None,
-                 backend: str | None = None):
+                 backend: str | None = None, tool_specs: list[dict[str, Any]] | None = None):
         self.config, self.tool_fn = config, tool_fn
+        # the functions every sandbox defines and the gate accepts: the environment's `tool_specs`
+        self.tool_specs = checked_specs(TOOL_SPECS if tool_specs is None else tool_specs)
         self.size = size or config.containers_per_worker
         self.backend_name = backend
         self.backend: Any = None
@@ -117,6 +119,7 @@ class SandboxPool:
         async with self._start_lock:
             if self.backend is None:
                 backend = await asyncio.to_thread(make_backend, self.config, self.backend_name, self._tag)
+                backend.tool_specs = self.tool_specs
                 self.backend = backend
                 started = await asyncio.gather(*[self._reserve() for _ in range(self.size)])
                 if not any(started):
@@ -273,7 +276,8 @@ class SandboxPool:
                 return self._count(await self._lost(episode, slot, between_cells=True, started=time.monotonic()))
             episode.cells += 1
             slot.cells += 1
-            gate = ToolGate(self.tool_fn, self.config.max_tool_calls_per_cell, self.config.max_tool_bytes_per_cell)
+            gate = ToolGate(self.tool_fn, self.config.max_tool_calls_per_cell, self.config.max_tool_bytes_per_cell,
+                            specs=self.tool_specs)
             started = time.monotonic()
             oom_before = slot.sandbox.oom_kills()
             try:

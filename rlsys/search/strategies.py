@@ -22,6 +22,7 @@ from typing import Any, Awaitable, Callable
 
 from rlsys.corpus.types import Question
 from rlsys.env.base import Environment
+from rlsys.registry import Registry
 from rlsys.rollout.episode import EpisodeLimits, draw_temperatures, run_episode
 from rlsys.rollout.types import Engine, Trajectory
 from rlsys.sandbox.types import CodeExecutor
@@ -61,21 +62,15 @@ class Searched:
 
 
 Strategy = Callable[[Question, SearchContext, SearchOptions, float, "int | None"], Awaitable[Searched]]
-STRATEGIES: dict[str, Strategy] = {}
+STRATEGIES: Registry[Strategy] = Registry("search strategy")
 
 
 def register_strategy(name: str) -> Callable[[Strategy], Strategy]:
-    def add(strategy: Strategy) -> Strategy:
-        STRATEGIES[name] = strategy
-        return strategy
-
-    return add
+    return STRATEGIES.register(name)
 
 
 def get_strategy(name: str) -> Strategy:
-    if name not in STRATEGIES:
-        raise ValueError(f"unknown search strategy {name!r}; choose one of {', '.join(STRATEGIES)}")
-    return STRATEGIES[name]
+    return STRATEGIES.lookup(name)
 
 
 def episode_budget(episodes: list[Trajectory]) -> dict[str, int]:

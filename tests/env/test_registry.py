@@ -98,7 +98,7 @@ def test_reverse_text_questions_are_reproducible_disjoint_and_reversed():
 @pytest.mark.parametrize(("options", "message"), [
     ({"size": 3}, "no option"), ({"min_len": 0}, "min_len: must be an integer >= 1"),
     ({"min_len": 3, "max_len": 2}, "min_len <= max_len"), ({"alphabet": "a"}, "two distinct"),
-    ({"train_size": 100, "test_size": 20, "min_len": 1, "max_len": 2}, "only 110 exist"),
+    ({"train_size": 100, "test_size": 20, "min_len": 1, "max_len": 2}, r"only 100 \(palindromes left out\) exist"),
 ])
 def test_reverse_text_options_are_checked(options, message):
     with pytest.raises(ValueError, match=message):
@@ -116,3 +116,18 @@ async def test_exact_match_judge_and_its_shaped_reward():
     assert right.correct and not close.correct and not far.correct and none.missing_answer
     assert reward(right, cfg) == 1.0 and reward(far, cfg) == -1.0
     assert -1.0 < reward(close, cfg) < 0.0  # partial credit for similarity, never positive
+
+
+def test_position_match_gives_positional_credit_and_reverse_text_defaults_to_it():
+    from rlsys.judge.config import JudgeConfig
+    from rlsys.judge.exact_match import PositionMatchJudge
+    from rlsys.judge.reward import reward
+
+    cfg = Config.model_validate({"env": {"name": "reverse_text"}})
+    assert (cfg.judge.kind, cfg.judge.reward) == ("position_match", "approach")
+    judge, rcfg = PositionMatchJudge(), JudgeConfig(kind="position_match", reward="approach")
+    copy, half, right = (judge.verdict(a, "21") for a in ("12", "22", "21"))
+    # a copy is no part of a reversal (difflib would give it 0.5); one right position is half
+    assert (copy.approach, half.approach, right.approach) == (0.0, 50.0, 100.0)
+    assert right.correct and not half.correct
+    assert (reward(copy, rcfg), reward(half, rcfg), reward(right, rcfg)) == (-1.0, -0.5, 1.0)

@@ -152,7 +152,7 @@ BAD_VALUES = [
     ("judge.http_concurrency=0", "judge.http_concurrency", "must be >= 1"),
     ("judge.f1_threshold=0", "judge.f1_threshold", "must be > 0"),
     ("judge.containment_min_ratio=2", "judge.containment_min_ratio", "must be <= 1"),
-    ("judge.kind=vision", "judge.kind", "Value error, unknown judge.kind 'vision' (registered: exact_match, http, llm, rule)"),
+    ("judge.kind=vision", "judge.kind", "Value error, unknown judge.kind 'vision' (registered: exact_match, http, llm, position_match, rule)"),
     ("judge.reward=foo", "judge.reward", "Value error, unknown reward 'foo' (registered: approach, binary, gave_up_penalty)"),
     ("env.name=nope", "env.name", "Value error, unknown environment 'nope' (registered: reverse_text, wiki_search; "
      "or name your own as 'package.module:Class')"),
