@@ -24,8 +24,9 @@ class LocalCluster:
         self.address = f"127.0.0.1:{self.port}"
         self.dashboard = f"http://127.0.0.1:{self.port + 1}"
 
-    def script(self, action: str, timeout: float = 600) -> subprocess.CompletedProcess:
-        return subprocess.run(["bash", str(SCRIPT), action], capture_output=True, text=True, timeout=timeout,
+    def script(self, action: str, timeout: float = 600, args: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
+        """`cluster/local-cluster.sh ACTION ARGS` (e.g. `stop-node sandbox`) against this cluster."""
+        return subprocess.run(["bash", str(SCRIPT), action, *args], capture_output=True, text=True, timeout=timeout,
                               env=self.env, cwd=REPO_ROOT)
 
     def __enter__(self) -> "LocalCluster":
