@@ -15,11 +15,13 @@ RAY = str(Path(sys.executable).with_name("ray"))
 
 
 class LocalCluster:
-    def __init__(self, port: int | None = None):
+    def __init__(self, port: int | None = None, extra: tuple[str, ...] = ()):
+        """`extra`: worker nodes beyond the default three (`rollout2`: a second rollout node)."""
         self.port = port or free_base_port()
         self.root = Path(f"/tmp/rlsys-cluster-{self.port}")
         self.env = {**os.environ, "RLSYS_CLUSTER_PORT": str(self.port), "RLSYS_CLUSTER_ROOT": str(self.root),
                     "PYTHON": sys.executable, "RAY_AUTH_MODE": "disabled", "OMP_NUM_THREADS": "1",
+                    "RLSYS_CLUSTER_EXTRA": " ".join(extra),
                     "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"}
         self.address = f"127.0.0.1:{self.port}"
         self.dashboard = f"http://127.0.0.1:{self.port + 1}"
