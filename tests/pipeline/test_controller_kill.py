@@ -86,7 +86,7 @@ def test_a_killed_controller_resumes_with_the_same_steps_and_question_sequence(m
     assert ids == uninterrupted_question_ids(cfg)  # the same order; no duplicated or lost questions
     assert len(set(ids)) == len(ids) == STEPS * cfg.train.questions_per_step
     # the resumed steps ran whole (every group back) and trained: the adapter moved past
-    # the checkpoint's version (the kill lands after the step-2 checkpoint: 3 steps, 6 groups of the
+    # the checkpoint's version (the kill lands after the step-2 checkpoint: 3 steps, 6 groups of 8 with the
     # `approach` reward, which varies within most of this SFT'd policy's groups)
     after = [r for r in rl if r["step"] > checkpoint_step]
     episodes = cfg.train.questions_per_step * cfg.rollout.group_size

@@ -85,7 +85,7 @@ def test_a_dead_learner_rank_fails_the_run_by_name_and_resume_recovers(make_conf
     assert steps == list(range(1, STEPS + 1))
     assert ids == uninterrupted_question_ids(cfg)
     assert len(set(ids)) == len(ids)
-    # the fresh ranks trained: the resumed steps (2-3 steps of 3 groups, `approach` reward) learned from
+    # the fresh ranks trained: the resumed steps (2-3 steps of 3 groups of 8, `approach` reward) learned from
     # rollouts, and the adapter version moved past the checkpoint's
     after = [r for r in rl if r["step"] > checkpoint_step]
     assert sum(r["learner_trained_trajectories"] for r in after) > 0, after
