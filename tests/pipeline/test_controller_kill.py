@@ -48,7 +48,7 @@ def _kill_session(proc: subprocess.Popen) -> None:
 def test_a_killed_controller_resumes_with_the_same_steps_and_question_sequence(make_config, sft_adapter, tmp_path):
     run = tmp_path / "run"
     cfg = make_config(run, f"train.steps={STEPS}", f"train.checkpoint_every={CHECKPOINT_EVERY}",
-                      "train.max_staleness=1", "judge.reward=approach",
+                      "train.max_staleness=1", "judge.reward=approach", "rollout.group_size=8",
                       "learner.lr=5e-3", "train.eval_questions=2")
     config = tmp_path / "config.yaml"
     config.write_text(yaml.safe_dump(cfg.model_dump(mode="json")))

@@ -23,7 +23,7 @@ OVERRIDES = [f"train.steps={STEPS}", "train.max_staleness=1", "learner.deepspeed
              "sandbox.workers=1", "learner.lr=5e-3",
              # the `approach` reward grades how an episode went (searched, printed, answered): it varies
              # within most of this SFT'd policy's groups (binary correctness: measured in none of 4 steps)
-             "judge.reward=approach", "train.questions_per_step=3",
+             "judge.reward=approach", "train.questions_per_step=3", "rollout.group_size=8",
              "train.learn_timeout_s=1200", "cluster.rendezvous_timeout_s=600"]
 
 
