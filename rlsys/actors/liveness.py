@@ -1,8 +1,9 @@
 """Awaiting an actor's call with a deadline, failing at once when Ray already knows the actor is gone.
 
-A call to an actor whose node died does not fail: Ray marks the actor RESTARTING and queues the
-call until the actor is re-created, which waits for the node (its placement-group bundle) to come
-back. `await_call` polls the actor's state in the GCS while it waits and raises `ActorUnavailable`
+A call to an actor whose node died need not fail by itself: Ray marks the actor RESTARTING and
+may hold the call until the actor is re-created, which waits for the node (its placement-group
+bundle) to come back (Ray 2.60 usually raises `ActorUnavailableError` at once; nothing promises
+it). `await_call` polls the actor's state in the GCS while it waits and raises `ActorUnavailable`
 as soon as the state is RESTARTING or DEAD; the deadline stays for the case Ray cannot tell (an
 actor that is alive but slow, or a state lookup that fails).
 """
