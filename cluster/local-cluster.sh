@@ -12,6 +12,8 @@
 #   sandbox   1 CPU   {"sandbox": 8}
 #   rollout   1 CPU   {"rollout": 8, "judge": 8}
 #   learner   1 CPU   {"learner": 8, "corpus": 8}
+#   rollout2  1 CPU   {"rollout": 8}   only with RLSYS_CLUSTER_EXTRA=rollout2: a second rollout node, so
+#                                      that one rollout replica's node can be stopped (fault tests)
 #
 # Environment: RLSYS_CLUSTER_PORT (GCS port, default 26379; the other ports are derived from it,
 # see `ports` below), RLSYS_CLUSTER_ROOT (default /tmp/rlsys-cluster-$RLSYS_CLUSTER_PORT: every
@@ -30,26 +32,30 @@ PORT="${RLSYS_CLUSTER_PORT:-26379}"
 ROOT="${RLSYS_CLUSTER_ROOT:-/tmp/rlsys-cluster-$PORT}"
 PYTHON="${PYTHON:-$REPO/.venv/bin/python}"
 RAY="$(dirname "$PYTHON")/ray"
-NODES=(head sandbox rollout learner)
-declare -A CPUS=([head]=0 [sandbox]=1 [rollout]=1 [learner]=1)
+NODES=(head sandbox rollout learner ${RLSYS_CLUSTER_EXTRA:-})
+declare -A CPUS=([head]=0 [sandbox]=1 [rollout]=1 [learner]=1 [rollout2]=1)
 declare -A RESOURCES=(
   [head]='{}'
   [sandbox]='{"sandbox": 8}'
   [rollout]='{"rollout": 8, "judge": 8}'
   [learner]='{"learner": 8, "corpus": 8}'
+  [rollout2]='{"rollout": 8}'
 )
+for node in "${NODES[@]}"; do
+  [ -n "${CPUS[$node]:-}" ] || { echo "unknown node '$node' in RLSYS_CLUSTER_EXTRA (known: rollout2)" >&2; exit 2; }
+done
 
 dashboard_port() { echo $((PORT + 1)); }
 address() { echo "127.0.0.1:$PORT"; }
 
 # ports of node number $1 (0 = head): node manager, object manager, agent listen/grpc, runtime-env agent,
-# metrics export, and a 100-port worker range; all derived from RLSYS_CLUSTER_PORT so two clusters differ
+# metrics export, and an 80-port worker range; all derived from RLSYS_CLUSTER_PORT (5 nodes: +0 .. +499)
 ports() {
-  local i=$1 base=$((PORT + 10 + 10 * $1)) workers=$((PORT + 100 + 100 * $1))
+  local i=$1 base=$((PORT + 10 + 10 * $1)) workers=$((PORT + 100 + 80 * $1))
   echo "--node-manager-port=$base --object-manager-port=$((base + 1))" \
        "--dashboard-agent-listen-port=$((base + 2)) --dashboard-agent-grpc-port=$((base + 3))" \
        "--runtime-env-agent-port=$((base + 4)) --metrics-export-port=$((base + 5))" \
-       "--min-worker-port=$workers --max-worker-port=$((workers + 99))"
+       "--min-worker-port=$workers --max-worker-port=$((workers + 79))"
 }
 
 node_env() {

@@ -7,8 +7,10 @@
 
 An episode sticks to the worker it was opened on. A worker that dies fails its episodes' cells
 as `infra_error` (never as model errors) and gets no new episodes for `SUSPECT_S`; then it is
-tried again (Ray restarts it, e.g. when its node comes back). The worker never blocks its
-event loop: tool calls to corpus actors are awaited (no `ray.get` inside the async actor).
+tried again (Ray restarts it, e.g. when its node comes back). A call to a worker that Ray
+reports RESTARTING or DEAD (e.g. its node is down) fails within a second
+(`rlsys.actors.liveness`), not at its deadline. The worker never blocks its event loop: tool
+calls to corpus actors are awaited (no `ray.get` inside the async actor).
 `shutdown()` kills every sandbox of the worker (call it before `ray.kill`, or containers stay
 until the next worker on the host removes them as orphans).
 """
@@ -24,12 +26,14 @@ from typing import Any
 
 import ray
 
+from rlsys.actors.liveness import ActorUnavailable, await_call
 from rlsys.sandbox.config import SandboxConfig
 from rlsys.sandbox.pool import SandboxPool
 from rlsys.sandbox.types import ExecResult, ExecStatus, ToolFn
 
 log = logging.getLogger(__name__)
 CALL_MARGIN_S = 60.0  # a worker gets the cell timeout plus this before the client gives up on it
+OPEN_TIMEOUT_S = 3 * CALL_MARGIN_S  # opening an episode may start a sandbox (a cold container)
 SUSPECT_S = 30.0      # a worker that failed but may be restarting gets no new episodes for this long
 
 
@@ -147,11 +151,12 @@ def corpus_tool_fn(corpus_actor, method: str = "call_tool", timeout_s: float = 3
 class SandboxClient:
     """`CodeExecutor` over SandboxWorker handles: sticky routing by episode, dead workers skipped."""
 
-    def __init__(self, workers: list, cell_timeout_s: float = 10.0):
+    def __init__(self, workers: list, cell_timeout_s: float = 10.0, open_timeout_s: float = OPEN_TIMEOUT_S):
         if not workers:
             raise ValueError("SandboxClient needs at least one SandboxWorker handle")
         self.workers = list(workers)
         self.cell_timeout_s = cell_timeout_s
+        self.open_timeout_s = open_timeout_s
         self.routes: dict[str, int] = {}
         self.load = [0] * len(workers)
         self.dead: set[int] = set()
@@ -172,7 +177,7 @@ class SandboxClient:
         return index
 
     def _lost(self, index: int, err: BaseException, episode_id: str | None = None) -> ExecResult:
-        if isinstance(err, ray.exceptions.RayActorError):
+        if isinstance(err, (ray.exceptions.RayActorError, ActorUnavailable)):
             # dead or restarting: no new episodes for a while, then it is tried again (a restartable
             # worker comes back, e.g. when its stopped node returns; one that stays dead fails fast)
             self.suspect_until[index] = time.monotonic() + SUSPECT_S
@@ -187,8 +192,9 @@ class SandboxClient:
         if index is None or index in self.dead:
             return
         try:
-            await asyncio.wait_for(self.workers[index].open.remote(episode_id), CALL_MARGIN_S * 3)
-        except (ray.exceptions.RayError, asyncio.TimeoutError) as err:
+            worker = self.workers[index]
+            await await_call(worker.open.remote(episode_id), worker, self.open_timeout_s)
+        except (ray.exceptions.RayError, ActorUnavailable, asyncio.TimeoutError) as err:
             self._lost(index, err, episode_id)
 
     async def run(self, episode_id: str, code: str, timeout_s: float | None = None) -> ExecResult:
@@ -199,8 +205,9 @@ class SandboxClient:
             return ExecResult(status=ExecStatus.INFRA_ERROR, error="the episode's sandbox worker died (infrastructure)")
         limit = (timeout_s if timeout_s is not None else self.cell_timeout_s) + CALL_MARGIN_S
         try:
-            return await asyncio.wait_for(self.workers[index].run.remote(episode_id, code, timeout_s), limit)
-        except (ray.exceptions.RayError, asyncio.TimeoutError) as err:
+            worker = self.workers[index]
+            return await await_call(worker.run.remote(episode_id, code, timeout_s), worker, limit)
+        except (ray.exceptions.RayError, ActorUnavailable, asyncio.TimeoutError) as err:
             return self._lost(index, err, episode_id)
 
     async def close(self, episode_id: str) -> None:
@@ -212,6 +219,7 @@ class SandboxClient:
         if index in self.dead:
             return
         try:
-            await asyncio.wait_for(self.workers[index].close.remote(episode_id), CALL_MARGIN_S)
-        except (ray.exceptions.RayError, asyncio.TimeoutError) as err:
+            worker = self.workers[index]
+            await await_call(worker.close.remote(episode_id), worker, CALL_MARGIN_S)
+        except (ray.exceptions.RayError, ActorUnavailable, asyncio.TimeoutError) as err:
             self._lost(index, err)

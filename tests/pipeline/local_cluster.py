@@ -15,17 +15,20 @@ RAY = str(Path(sys.executable).with_name("ray"))
 
 
 class LocalCluster:
-    def __init__(self, port: int | None = None):
+    def __init__(self, port: int | None = None, extra: tuple[str, ...] = ()):
+        """`extra`: worker nodes beyond the default three (`rollout2`: a second rollout node)."""
         self.port = port or free_base_port()
         self.root = Path(f"/tmp/rlsys-cluster-{self.port}")
         self.env = {**os.environ, "RLSYS_CLUSTER_PORT": str(self.port), "RLSYS_CLUSTER_ROOT": str(self.root),
                     "PYTHON": sys.executable, "RAY_AUTH_MODE": "disabled", "OMP_NUM_THREADS": "1",
+                    "RLSYS_CLUSTER_EXTRA": " ".join(extra),
                     "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"}
         self.address = f"127.0.0.1:{self.port}"
         self.dashboard = f"http://127.0.0.1:{self.port + 1}"
 
-    def script(self, action: str, timeout: float = 600) -> subprocess.CompletedProcess:
-        return subprocess.run(["bash", str(SCRIPT), action], capture_output=True, text=True, timeout=timeout,
+    def script(self, action: str, timeout: float = 600, args: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
+        """`cluster/local-cluster.sh ACTION ARGS` (e.g. `stop-node sandbox`) against this cluster."""
+        return subprocess.run(["bash", str(SCRIPT), action, *args], capture_output=True, text=True, timeout=timeout,
                               env=self.env, cwd=REPO_ROOT)
 
     def __enter__(self) -> "LocalCluster":
