@@ -90,6 +90,12 @@ async def test_no_free_sandbox_gives_infra_error_not_a_hang(corpus):
         assert time.monotonic() - started < 5
         await pool.close("holder")
         await pool.close("starved")
+        # the replacement container starts in the background; under load it can take longer than
+        # this pool's 0.5 s acquire deadline, so wait for the spare (deadline 60 s), then serve
+        deadline = time.monotonic() + 60
+        while pool.stats()["free"] < 1 and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        assert pool.stats()["free"] == 1
         await assert_serving(pool)
 
 
