@@ -34,6 +34,9 @@ class PrivateEngine:
         self.dir = Path(tempfile.mkdtemp(prefix="rlsys-dkd-", dir="/tmp"))
         self.sock = self.dir / "docker.sock"
         self.host = f"unix://{self.sock}"
+        # containerd namespaces must match ^[A-Za-z0-9]+(?:[._-][A-Za-z0-9]+)*$: mkdtemp's random
+        # part may end in "_" (CI failed on "rlsys-rlsys-dkd-462l8f2_"), so the name is hex
+        self.namespace = f"rlsys-dkd-{uuid.uuid4().hex[:12]}"
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> None:
@@ -41,8 +44,8 @@ class PrivateEngine:
         self.proc = subprocess.Popen(
             ["dockerd", "--data-root", str(self.dir / "data"), "--exec-root", str(self.dir / "exec"),
              "--pidfile", str(self.dir / "dockerd.pid"), "-H", self.host, "--bridge=none", "--iptables=false",
-             "--ip6tables=false", "--ip-masq=false", "--containerd-namespace", f"rlsys-{self.dir.name}",
-             "--containerd-plugins-namespace", f"rlsys-{self.dir.name}-plugins"],
+             "--ip6tables=false", "--ip-masq=false", "--containerd-namespace", self.namespace,
+             "--containerd-plugins-namespace", f"{self.namespace}-plugins"],
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
         deadline = time.monotonic() + START_S
         while not self.answers():
