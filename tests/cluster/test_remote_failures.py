@@ -23,16 +23,6 @@ from rlsys.rollout.types import EndReason, Trajectory
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def small_ray():
-    import ray
-
-    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False,
-             runtime_env={"env_vars": {"OMP_NUM_THREADS": "1"}})
-    yield ray
-    ray.shutdown()
-
-
 def _actors(ray):
     @ray.remote(num_cpus=0.1, max_restarts=0)
     class Group:

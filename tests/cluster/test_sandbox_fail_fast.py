@@ -22,16 +22,6 @@ pytestmark = pytest.mark.slow
 FAST_S = 60.0
 
 
-@pytest.fixture(scope="module")
-def small_ray():
-    import ray
-
-    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False,
-             runtime_env={"env_vars": {"OMP_NUM_THREADS": "1"}})
-    yield ray
-    ray.shutdown()
-
-
 def _worker_class(ray):
     @ray.remote(num_cpus=0.1, max_restarts=1, max_concurrency=8)
     class Worker:
