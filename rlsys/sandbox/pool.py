@@ -92,8 +92,8 @@ class SandboxPool:
         self.backend_name = backend
         self.backend: Any = None
         self.counts: Counter[str] = Counter()
-        # unique on the host: two workers' pools (each its process's pool 0) start in the same second
-        self._tag = f"{owner_tag()}-{next(_pool_ids)}"  # pid + start time: unique on the host even when pids are reused
+        # pid + start time + pool number: unique on the host, also when pids are reused
+        self._tag = f"{owner_tag()}-{next(_pool_ids)}"
         self._names = itertools.count()
         self._free: asyncio.Queue[_Slot] = asyncio.Queue()
         self._episodes: dict[str, _Episode] = {}
