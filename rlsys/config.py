@@ -54,7 +54,7 @@ class TrainConfig(Section):
     eval_samples: int = Field(1, ge=1, le=64)
     """Sampled episodes per held-out question at `rollout.temperature_min`; the eval's accuracy is correct / all of them, and the report's paired intervals use each question's mean over its samples."""
     eval_greedy: bool = False
-    """Also evaluate one greedy episode (temperature 0) per question; its accuracy is reported beside the sampled one (`summary.greedy`, the report's `greedy` column and intervals)."""
+    """Also evaluate one greedy episode (temperature 0) per question in the report's row evaluations (base, SFT, SFT+RL; not the `eval_every` curve points); its accuracy is reported beside the sampled one (`summary.greedy`, the report's `greedy` column and intervals)."""
     checkpoint_every: int = Field(10, ge=0)
     """Write a checkpoint every N steps."""
     output_dir: str = Field("runs/latest", min_length=1)

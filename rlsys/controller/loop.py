@@ -171,7 +171,8 @@ class Controller:
                 last = summary
                 advance(f"reward {summary['reward_mean']:+.3f}  acc {summary['accuracy']:.2f}")
                 if cfg.eval_every and self.step % cfg.eval_every == 0 and self.step < cfg.steps:
-                    self.evaluate(stage=f"rl-step{self.step}", step=self.step)
+                    # the held-out curve: sampled episodes only (greedy ones are for the report's rows)
+                    self.evaluate(stage=f"rl-step{self.step}", step=self.step, greedy=False)
                 if cfg.checkpoint_every and self.step % cfg.checkpoint_every == 0:
                     self.checkpoint()
         for _, _, flight in self.inflight:
@@ -257,10 +258,12 @@ class Controller:
         self.phases.step_figures()  # eval's phase time is not a training step's
         return outcomes, flight
 
-    def evaluate(self, stage: str, step: int | None = None, questions: list[Question] | None = None) -> dict[str, Any]:
+    def evaluate(self, stage: str, step: int | None = None, questions: list[Question] | None = None,
+                 greedy: bool | None = None) -> dict[str, Any]:
         """`train.eval_samples` episodes per held-out question at the lowest temperature (and, with
-        `train.eval_greedy`, one greedy episode each); writes `eval/<stage>.json`. Accuracy is
-        correct / all episodes: a lost group counts as infra-error episodes, never silently dropped."""
+        `greedy` — default `train.eval_greedy` — one greedy episode each); writes `eval/<stage>.json`.
+        Accuracy is correct / all episodes: a lost group counts as infra-error episodes, never
+        silently dropped."""
         from rlsys.report.eval_files import summarise_eval, write_eval
 
         cfg = self.cfg.train
@@ -270,8 +273,9 @@ class Controller:
         summary = summarise_eval(trajectories, verdicts)
         extra: dict[str, Any] = {"generate_s": flight.generate_s, "samples_per_question": cfg.eval_samples,
                                  "temperature": self.cfg.rollout.temperature_min}
+        with_greedy = cfg.eval_greedy if greedy is None else greedy
         greedy = None
-        if cfg.eval_greedy:
+        if with_greedy:
             greedy_outcomes, greedy_flight = self.generate_and_judge(questions, k=1, temperature=0.0, seed=54321)
             greedy = lost_as_infra_errors(greedy_outcomes, k=1)
             extra["greedy_generate_s"] = greedy_flight.generate_s

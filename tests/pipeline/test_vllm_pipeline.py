@@ -46,6 +46,10 @@ def test_grpo_with_vllm_rollouts(pipeline_artifacts, base_model, tmp_path, local
         "sandbox.containers_per_worker=2", "sandbox.burst_containers=4",
         f"train.steps={STEPS}", "train.max_staleness=0", "train.questions_per_step=2", "train.eval_questions=2",
         "train.eval_every=0", "train.checkpoint_every=0", f"train.output_dir={run}", "learner.lr=2e-2",
+        # as measured: no dynamic sampling, an unanswered episode below a wrong one (reward variance
+        # from a base policy), the Docker sandbox, sampled evals only
+        "train.informative_groups=0", "judge.binary_gave_up_reward=-0.5", "judge.missing_answer_reward=-0.5",
+        "sandbox.backend=docker", "train.eval_greedy=false",
     ]
     argv = ["--config", "configs/tiny-cpu.yaml", "--run-dir", str(run)]
     for s in sets:
