@@ -16,7 +16,6 @@ a head and sandbox / rollout+judge / learner+corpus / second-rollout worker node
 from __future__ import annotations
 
 import json
-import os
 
 import pytest
 from fault_checks import wait_for
@@ -25,15 +24,7 @@ from local_cluster import LocalCluster
 from rlsys.actors.liveness import actor_state
 from rlsys.metrics import read_metrics
 
-pytestmark = [
-    pytest.mark.slow, pytest.mark.timeout(2700),
-    # Opt-in until its start is understood: in the wave-6 fresh-clone run it failed before any fault,
-    # in System.start (a CorpusActor "cancelled before it started running ... all references
-    # removed"); it passed in the faults engineer's runs. A flaky test would turn CI red.
-    pytest.mark.skipif(os.environ.get("RLSYS_NODE_FAULT_TESTS") != "1",
-                       reason="node-fault test is opt-in (RLSYS_NODE_FAULT_TESTS=1): its cluster start failed once "
-                              "in System.start (CorpusActor cancelled before it ran); see README"),
-]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(2700)]
 # 4 groups of 8 a step; after both nodes are back 5 steps (20 groups) with the `approach` reward.
 # Measured with groups of 4 and 3 steps after the return: 2 of 12 groups had reward variance (all
 # in one step), so groups of 8 over 5 steps leave nothing-trained a very unlikely outcome
@@ -83,7 +74,11 @@ def test_stopped_worker_nodes_cost_their_episodes_and_the_run_goes_on_when_they_
             "cluster.learner.cpus=0.4", "cluster.corpus.cpus=0.2")
         controller = Controller(cfg, run, init_adapter=str(sft_adapter))
         try:
-            controller.setup()
+            try:
+                controller.setup()
+            except Exception as err:  # the start's error with Ray's record of why actors ended
+                raise AssertionError(f"the cluster's start failed: {err}\nGCS on ended actors:\n"
+                                     f"{cluster.gcs_actor_deaths()}") from err
             system = controller.system
             rollout2 = {n["NodeID"] for n in ray.nodes() if n["Alive"] and "rollout" in n["Resources"]
                         and "judge" not in n["Resources"]}
