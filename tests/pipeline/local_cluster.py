@@ -41,6 +41,19 @@ class LocalCluster:
     def __exit__(self, *exc) -> None:
         self.script("down", timeout=300)
 
+    def node_processes(self, name: str) -> list[int]:
+        """Pids holding a file under node `name`'s dir (its raylet, agents, workers: Ray renames
+        the latter two, so their command lines no longer name the dir)."""
+        node_dir = str(self.root / name) + "/"
+        pids = []
+        for fd_dir in Path("/proc").glob("[0-9]*/fd"):
+            try:
+                if any(os.readlink(fd).startswith(node_dir) for fd in fd_dir.iterdir()):
+                    pids.append(int(fd_dir.parent.name))
+            except OSError:  # gone, or not ours to read
+                continue
+        return pids
+
     def gcs_actor_deaths(self, limit: int = 40) -> str:
         """The head GCS's log lines on destroyed actors and failed owners (why Ray ended an actor:
         `has no references` = its owner dropped it, `Worker ... failed` = the GCS lost the owner)."""

@@ -87,6 +87,8 @@ def test_stopped_worker_nodes_cost_their_episodes_and_the_run_goes_on_when_they_
 
             # 1. the sandbox node goes away for a step
             assert cluster.script("stop-node", args=("sandbox",)).returncode == 0
+            # the whole node goes: its renamed agents and workers too (SIGKILLed: gone within seconds)
+            wait_for("no process of the sandbox node", lambda: not cluster.node_processes("sandbox"), timeout_s=15)
             wait_for("the sandbox node marked dead", lambda: not _node_alive(ray, "sandbox"), timeout_s=300, poll_s=1)
             controller.run()  # step 1
             assert cluster.script("start-node", args=("sandbox",)).returncode == 0
@@ -95,6 +97,7 @@ def test_stopped_worker_nodes_cost_their_episodes_and_the_run_goes_on_when_they_
 
             # 2. the node of one rollout replica goes away for a step
             assert cluster.script("stop-node", args=("rollout2",)).returncode == 0
+            wait_for("no process of the rollout2 node", lambda: not cluster.node_processes("rollout2"), timeout_s=15)
             wait_for("the second rollout node marked dead", lambda: not _node_alive(ray, "rollout2"),
                      timeout_s=300, poll_s=1)
             controller.cfg.train.steps = 2
