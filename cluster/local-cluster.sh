@@ -67,16 +67,34 @@ node_env() {
   export RAY_USAGE_STATS_ENABLED=0
 }
 
-our_pids() {  # processes whose command line names this cluster's root dir or its GCS address (never anyone else's)
-  # the patterns go through a file so that grep's own command line does not match them
-  local pid
-  { grep -laF -f <(printf '%s\n' "$ROOT/") /proc/[0-9]*/cmdline 2>/dev/null || true; } | cut -d/ -f3
-  for pid in $({ grep -laF "ray.util.client.server" /proc/[0-9]*/cmdline 2>/dev/null || true; } | cut -d/ -f3); do
-    # the head's client server names no dir, only the GCS address
-    if { tr "\0" " " < "/proc/$pid/cmdline"; } 2>/dev/null | grep -qE -f <(printf '%s\n' "--address=[^ ]+:$PORT "); then
-      echo "$pid"
-    fi
+ancestors() {  # this script's process and its ancestors (a driver that runs us holds files of the head's session)
+  local pid=$$
+  while [ -n "$pid" ] && [ "$pid" -gt 1 ]; do
+    echo "$pid"
+    pid="$(awk '{print $4}' "/proc/$pid/stat" 2>/dev/null || true)"
   done
+}
+
+pids_under() {  # processes that name $1 in their command line or hold a file under it
+  # Ray renames its agents and workers (setproctitle: `ray::DashboardAgent`, `ray::CorpusActor`), which
+  # drops the --temp-dir from their command line; their open log files still lie under the node's dir.
+  # Missing them left a stopped node's agents listening on the node's ports for minutes.
+  # the patterns go through a file so that grep's own command line does not match them
+  { grep -laF -f <(printf '%s\n' "$1") /proc/[0-9]*/cmdline 2>/dev/null || true; } | cut -d/ -f3
+  { find /proc/[0-9]*/fd -lname "$1*" 2>/dev/null || true; } | cut -d/ -f3
+}
+
+our_pids() {  # processes of this cluster (never anyone else's, never the caller's)
+  local pid
+  {
+    pids_under "$ROOT/"
+    for pid in $({ grep -laF "ray.util.client.server" /proc/[0-9]*/cmdline 2>/dev/null || true; } | cut -d/ -f3); do
+      # the head's client server names no dir, only the GCS address
+      if { tr "\0" " " < "/proc/$pid/cmdline"; } 2>/dev/null | grep -qE -f <(printf '%s\n' "--address=[^ ]+:$PORT "); then
+        echo "$pid"
+      fi
+    done
+  } | sort -un | grep -vxF -f <(ancestors) || true
 }
 
 start_node() {  # start_node NAME INDEX
@@ -130,13 +148,10 @@ node_index() {
 }
 
 stop_node() {  # a whole worker node goes away (its raylet, workers and agents): a node-level fault
-  local name=$1 pid cmd pids=""
+  local name=$1 pids
   [ "$name" = head ] && { echo "stop-node stops worker nodes; use down for the head" >&2; exit 2; }
   node_index "$name" >/dev/null
-  for pid in $(our_pids); do
-    cmd="$({ tr "\0" " " < "/proc/$pid/cmdline"; } 2>/dev/null || true)"
-    case "$cmd" in *"$ROOT/$name/"*) pids="$pids $pid" ;; esac
-  done
+  pids="$(pids_under "$ROOT/$name/" | sort -un | grep -vxF -f <(ancestors) | tr '\n' ' ' || true)"
   [ -n "$pids" ] && kill -KILL $pids 2>/dev/null || true
   echo "stopped node $name"
 }

@@ -140,3 +140,14 @@ class PlacementGroups:
         if labels:
             opts["resources"] = labels
         return opts
+
+    def remove(self) -> None:
+        """Removes the placement groups created so far (their actors are killed by Ray)."""
+        import ray
+
+        for group in self._groups.values():
+            try:
+                ray.util.remove_placement_group(group)
+            except Exception:  # noqa: BLE001 - already removed, or the cluster is gone
+                pass
+        self._groups.clear()

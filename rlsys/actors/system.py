@@ -22,7 +22,6 @@ import os
 from typing import Any
 
 import ray
-from ray.exceptions import GetTimeoutError
 
 from rlsys.actors.placement import PlacementGroups, plan_placement
 from rlsys.config import Config
@@ -53,14 +52,6 @@ def init_ray(cfg: Config) -> None:
                  log_to_driver=True)
 
 
-def wait_ready(refs: Any, timeout_s: float, what: str) -> Any:
-    """`ray.get` within `train.setup_timeout_s`, else an error saying what did not start."""
-    try:
-        return ray.get(refs, timeout=timeout_s)
-    except GetTimeoutError as err:
-        raise TimeoutError(f"{what} did not start within {timeout_s:g} s (train.setup_timeout_s)") from err
-
-
 class System:
     """Corpus, sandbox, rollout, judge and learner actors of one run."""
 
@@ -78,6 +69,21 @@ class System:
 
     @classmethod
     def start(cls, cfg: Config, init_adapter: str | None = None, engines_one_by_one: bool = False) -> "System":
+        init_ray(cfg)
+        system = cls(cfg)
+        try:
+            system._start_actors(init_adapter, engines_one_by_one)
+        except BaseException:
+            # a start that fails leaves nothing behind: its actors and placement groups would
+            # otherwise hold the cluster's resources until the driver exits
+            try:
+                system.shutdown(timeout_s=30.0)
+            except Exception:  # noqa: BLE001 - the start's own error is the one to see
+                log.exception("clean-up after the failed start failed")
+            raise
+        return system
+
+    def _start_actors(self, init_adapter: str | None, engines_one_by_one: bool) -> None:
         from rlsys.actors.corpus_actor import CorpusActor
         from rlsys.actors.judge_actor import JudgeActor
         from rlsys.actors.learner_actor import create_learner_actors
@@ -85,9 +91,7 @@ class System:
         from rlsys.actors.sandbox_worker import SandboxWorker
         from rlsys.env.registry import environment_of
 
-        init_ray(cfg)
-        system = cls(cfg)
-        timeout = cfg.train.setup_timeout_s
+        system, cfg = self, self.cfg
         # one object-store copy of the config for every actor, held for the run so that Ray can
         # restart an actor with its constructor arguments
         system._config_ref = data = ray.put(cfg.model_dump())
@@ -99,7 +103,7 @@ class System:
                 CorpusActor.options(**opts("corpus", i), **RESTARTABLE).remote(data, cfg.train.mode == "cluster")
                 for i in range(cfg.corpus.replicas)
             ]
-            wait_ready([a.ready.remote() for a in system.corpus], timeout, "the corpus actors")
+            system._wait_started("ready", ("corpus", system.corpus))
             log.info("starting %d sandbox worker(s)", cfg.sandbox.workers)
             system.sandbox = [
                 SandboxWorker.options(**opts("sandbox", i), **RESTARTABLE).remote(data, system.corpus)
@@ -117,22 +121,31 @@ class System:
         if engines_one_by_one:
             for role, make in (("rollout", rollout_workers), ("judge", judges)):
                 actors = make()
-                wait_ready([a.ready.remote() for a in actors], timeout, f"the {role} engine(s)")
-                wait_ready([a.sleep.remote() for a in actors], timeout, f"the {role} engine(s)' first sleep")
+                system._wait_started("ready", (role, actors))
+                system._wait_started("sleep", (role, actors))  # the engine's first sleep
                 setattr(system, "rollout" if role == "rollout" else "judges", actors)
         else:
             system.judges, system.rollout = judges(), rollout_workers()
-            wait_ready([a.ready.remote() for a in system.judges + system.rollout], timeout, "the rollout and judge actors")
-        wait_ready([w.start.remote() for w in system.sandbox], timeout, "the sandbox workers")
+            system._wait_started("ready", ("judge", system.judges), ("rollout", system.rollout))
+        system._wait_started("start", ("sandbox", system.sandbox))
         log.info("starting the learner (%d rank(s))", system.plan["learner"].replicas)
         system.learners = create_learner_actors(cfg, init_adapter, options=lambda rank: opts("learner", rank))
-        version = wait_ready(system.learners[0].version.remote(), timeout, "the learner")
+        version = system._wait_started("version", ("learner", system.learners[:1]))[0]
         log.info(
             "actors ready: %d corpus, %d sandbox, %d rollout, %d judge, %d learner (policy version %d)",
             len(system.corpus), len(system.sandbox), len(system.rollout), len(system.judges),
             len(system.learners), version,
         )
-        return system
+
+    def _wait_started(self, method: str, *groups: tuple[str, list[Any]]) -> list[Any]:
+        """Calls `method` on every actor of the `(role, actors)` groups and waits for all within
+        `train.setup_timeout_s`; a replica that dies first or misses it fails the start with a
+        `StartError` naming the role, what it asks for and Ray's account of it."""
+        from rlsys.actors.start_wait import wait_started
+
+        calls = [(role, i, actor, getattr(actor, method).remote()) for role, actors in groups
+                 for i, actor in enumerate(actors)]
+        return wait_started(calls, self.cfg.train.setup_timeout_s, self.plan)
 
     def next_slot(self) -> int:
         """A round-robin counter over the rollout workers and judges."""
@@ -159,3 +172,4 @@ class System:
                 ray.kill(actor, no_restart=True)
             except Exception:  # noqa: BLE001 - already gone
                 pass
+        self.groups.remove()

@@ -57,3 +57,65 @@ def test_cluster_plan_reads_the_per_role_resources():
 def test_zero3_is_refused_at_planning():
     with pytest.raises(ValueError, match="deepspeed_stage=3 is refused"):
         plan_placement(load_config("configs/tiny-cluster.yaml", ["learner.deepspeed_stage=3"]))
+
+
+@pytest.fixture(scope="module")
+def start_actors():
+    """An actor class for start-up failures: `mode` "raise" fails its constructor, else it starts."""
+    import ray
+
+    @ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=0)
+    class Replica:
+        def __init__(self, mode: str = "ok"):
+            if mode == "raise":
+                raise RuntimeError("the index is missing on this node")
+
+        def ready(self) -> bool:
+            return True
+
+    return Replica
+
+
+def _plans(**roles: dict[str, float]) -> dict[str, RolePlan]:
+    return {role: RolePlan(role, 1, 0.0, resources=res) for role, res in roles.items()}
+
+
+@pytest.mark.slow
+def test_a_replica_that_dies_before_it_starts_is_named_with_rays_cause(small_ray, start_actors):
+    from rlsys.actors.start_wait import StartError, wait_started
+
+    good, bad = start_actors.remote(), start_actors.remote("raise")
+    calls = [("sandbox", 0, good, good.ready.remote()), ("corpus", 0, bad, bad.ready.remote())]
+    with pytest.raises(StartError, match=r"corpus replica 0 of 1 died before it started \(deadline 120 s, "
+                                         r"train.setup_timeout_s\): state (DEAD|RESTARTING).*Each replica asks for"):
+        wait_started(calls, 120, _plans(sandbox={}, corpus={}))
+
+
+@pytest.mark.slow
+def test_a_replica_removed_before_it_ran_says_so(small_ray, start_actors):
+    """Ray's account of an actor destroyed while it was still being created (how the node-fault
+    test's CorpusActor died once) reaches the error: the cause and that it never started."""
+    import ray
+
+    from rlsys.actors.start_wait import StartError, wait_started
+
+    pending = start_actors.options(resources={"corpus": 1}).remote()  # no node has `corpus`: never placed
+    ref = pending.ready.remote()
+    ray.kill(pending, no_restart=True)
+    with pytest.raises(StartError, match=r"corpus replica 0 of 1 died before it started.*state DEAD, death cause: "
+                                         r".*killed by `ray.kill`.* \(it never started\).*no alive node has 'corpus'"):
+        wait_started([("corpus", 0, pending, ref)], 60, _plans(corpus={"corpus": 1}))
+
+
+@pytest.mark.slow
+def test_a_replica_that_cannot_be_placed_misses_the_deadline_naming_the_resource(small_ray, start_actors):
+    from rlsys.actors.start_wait import StartError, wait_started
+
+    pending = start_actors.options(resources={"judge": 1}).remote()
+    start = time.monotonic()
+    with pytest.raises(StartError, match=r"1 replica\(s\) did not start within 3 s \(train.setup_timeout_s\): judge 0 "
+                                         r"\(state (PENDING_CREATION|DEPENDENCIES_UNREADY)\).*judge: Each replica asks for "
+                                         r"\{'CPU': 0.0, 'judge': 1\} \(on a node with the resource 'judge'\); "
+                                         r"no alive node has 'judge'.*Nodes offer"):
+        wait_started([("judge", 0, pending, pending.ready.remote())], 3, _plans(judge={"judge": 1}))
+    assert time.monotonic() - start < 30

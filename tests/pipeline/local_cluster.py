@@ -41,6 +41,30 @@ class LocalCluster:
     def __exit__(self, *exc) -> None:
         self.script("down", timeout=300)
 
+    def node_processes(self, name: str) -> list[int]:
+        """Pids holding a file under node `name`'s dir (its raylet, agents, workers: Ray renames
+        the latter two, so their command lines no longer name the dir)."""
+        node_dir = str(self.root / name) + "/"
+        pids = []
+        for fd_dir in Path("/proc").glob("[0-9]*/fd"):
+            try:
+                if any(os.readlink(fd).startswith(node_dir) for fd in fd_dir.iterdir()):
+                    pids.append(int(fd_dir.parent.name))
+            except OSError:  # gone, or not ours to read
+                continue
+        return pids
+
+    def gcs_actor_deaths(self, limit: int = 40) -> str:
+        """The head GCS's log lines on destroyed actors and failed owners (why Ray ended an actor:
+        `has no references` = its owner dropped it, `Worker ... failed` = the GCS lost the owner)."""
+        log = self.root / "head" / "session_latest" / "logs" / "gcs_server.out"
+        try:
+            lines = log.read_text(errors="replace").splitlines()
+        except OSError as err:
+            return f"(no GCS log: {err})"
+        keys = ("estroying actor", "has no references", "out of scope", "failed, destroying", "is dead", "unavailable")
+        return "\n".join([line for line in lines if any(k in line for k in keys)][-limit:]) or "(none)"
+
     def submit(self, *args: str, timeout: float = 1800) -> subprocess.CompletedProcess:
         """`ray job submit --working-dir . -- python -m rlsys.train ARGS` (waits for the job's end)."""
         return subprocess.run(
