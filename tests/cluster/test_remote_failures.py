@@ -124,7 +124,7 @@ def test_system_shutdown_lets_live_sandbox_workers_clean_up_when_one_is_dead(sma
     workers = [Worker.remote(str(m)) for m in markers]
     ray.get([w.ready.remote() for w in workers], timeout=120)
     ray.kill(workers[0], no_restart=True)
-    system = System.__new__(System)  # only the actor lists shutdown reads
-    system.corpus, system.sandbox, system.rollout, system.judges, system.learners = [], workers, [], [], []
+    system = System(load_config("configs/tiny-cpu.yaml"))  # no actors, no placement groups yet
+    system.sandbox = workers
     system.shutdown(timeout_s=120)
     assert not markers[0].exists() and markers[1].exists() and markers[2].exists()
