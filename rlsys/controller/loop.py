@@ -274,12 +274,12 @@ class Controller:
         extra: dict[str, Any] = {"generate_s": flight.generate_s, "samples_per_question": cfg.eval_samples,
                                  "temperature": self.cfg.rollout.temperature_min}
         with_greedy = cfg.eval_greedy if greedy is None else greedy
-        greedy = None
+        greedy_episodes = None
         if with_greedy:
             greedy_outcomes, greedy_flight = self.generate_and_judge(questions, k=1, temperature=0.0, seed=54321)
-            greedy = lost_as_infra_errors(greedy_outcomes, k=1)
+            greedy_episodes = lost_as_infra_errors(greedy_outcomes, k=1)
             extra["greedy_generate_s"] = greedy_flight.generate_s
-        path = write_eval(self.run_dir, stage, trajectories, verdicts, step=step, extra=extra, greedy=greedy)
+        path = write_eval(self.run_dir, stage, trajectories, verdicts, step=step, extra=extra, greedy=greedy_episodes)
         summary = json.loads(path.read_text())["summary"]
         figures = {f"eval_{k}": v for k, v in summary.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
         if "greedy" in summary:

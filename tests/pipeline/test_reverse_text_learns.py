@@ -24,7 +24,7 @@ pytestmark = [
     # code too (0299861, which passed CI): base 0.05 -> 0.025 sampled, greedy 0.067 -> 0.0, the same
     # figures with lr 1e-3 and with a copy base of seed 1; training reward flat near -0.79, entropy
     # rising. Cause not found (machine numerics or an environment difference); it still runs and
-    # reports (XFAIL / XPASS), issue 18 / 17 notes. Not strict: it passed on the wave-6 machines.
+    # reports (XFAIL / XPASS); README, "What is not yet verified". Not strict: it passed on the wave-6 machines.
     pytest.mark.xfail(reason="reverse-text RL did not learn on the wave-7 machine, old code included; cause unknown",
                       strict=False),
 ]
