@@ -101,6 +101,6 @@ def ensure_base_model(cfg: Config, on_step=None) -> Path:
         summary = pretrain_causal_lm(path, pretraining_texts(cfg, tokenizer), steps=cfg.model.pretrain_steps,
                                      seq_len=cfg.model.pretrain_seq_len, lr=cfg.model.pretrain_lr,
                                      copy_steps=cfg.model.pretrain_copy_steps, copy_lr=cfg.model.pretrain_copy_lr,
-                                     seed=cfg.train.seed, on_step=on_step)
+                                     copy_extend=True, seed=cfg.train.seed, on_step=on_step)
         log.info("base model pretrained: %s", summary)
     return path

@@ -10,7 +10,7 @@ import shutil
 import torch
 
 from rlsys.base_model import DRILL_FORMATS, copy_drills
-from rlsys.learner.pretrain import MARKER, copy_task_batch, pretrain_causal_lm, pretrained_marker
+from rlsys.learner.pretrain import COPY_LEARNED_LOSS, MARKER, copy_task_batch, pretrain_causal_lm, pretrained_marker
 
 
 def _segments(mask: list[int]) -> list[tuple[int, int]]:
@@ -67,3 +67,16 @@ def test_pretraining_runs_both_phases_and_rewrites_the_model_atomically(tiny_mod
     assert not any(p.name.endswith(("-tmp", "-old")) for p in tmp_path.iterdir())
     # a second call is a no-op that returns the recorded summary
     assert pretrain_causal_lm(model_dir, ["x"], steps=1) == summary
+
+
+def test_an_unlearned_copy_phase_is_extended_up_to_its_length_when_asked(tiny_model_dir, tmp_path):
+    model_dir = tmp_path / "model"
+    shutil.copytree(tiny_model_dir, model_dir)
+    seen = []
+    # 2 copy steps from random init leave the copy loss near ln(vocab), far above COPY_LEARNED_LOSS
+    summary = pretrain_causal_lm(model_dir, ["a short text about a town and a river. " * 40] * 4, steps=3,
+                                 batch_size=2, seq_len=32, copy_steps=2, copy_extend=True,
+                                 on_step=lambda s, loss: seen.append(s))
+    assert summary["copy_loss_last"] > COPY_LEARNED_LOSS
+    assert summary["copy_extra_steps"] == 2  # capped at copy_steps more
+    assert seen == [1, 2, 3, 4, 5, 6, 7]
