@@ -19,7 +19,8 @@ class ModelConfig(Section):
     pretrain_steps: int = Field(0, ge=0)
     """Tiny model only: full-parameter LM steps on corpus text and tool-use transcripts that make it a base model."""
     pretrain_copy_steps: int = Field(0, ge=0)
-    """Tiny model only: copy-task steps (random token runs repeated) before the LM steps; they grow induction heads."""
+    """Tiny model only: copy-task steps (random token runs repeated) before the LM steps; they grow induction heads.
+    Where the copy loss has not dropped by then, up to as many again run (the step it drops at moves with the machine)."""
     pretrain_seq_len: int = Field(256, ge=8)
     """Tiny model only: tokens per pretraining window (8 windows per step)."""
     pretrain_lr: float = Field(3e-3, gt=0)
