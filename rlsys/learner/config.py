@@ -30,7 +30,13 @@ class LearnerConfig(Section):
     warmup_steps: int = Field(0, ge=0)
     """Optimizer steps of linear learning-rate warmup in the GRPO stage (constant afterwards)."""
     clip_eps: float = Field(0.2, gt=0)
-    """PPO-style clipping of the importance ratio."""
+    """PPO-style clipping of the importance ratio (lower bound `1 - clip_eps`; also the upper unless `clip_eps_high` is set)."""
+    clip_eps_high: float | None = Field(None, gt=0)
+    """Upper clip of the ratio, `1 + clip_eps_high` (DAPO's clip-higher, e.g. 0.28); None = `clip_eps`."""
+    epochs: int = Field(1, ge=1, le=16)
+    """Passes over each step's trajectories (PPO epochs); later passes see a moved policy, so the clip acts."""
+    mini_batches: int = Field(1, ge=1, le=64)
+    """Optimizer updates per pass: the step's trajectories are shuffled (seeded by the step) and dealt into this many parts; `epochs x mini_batches` updates per step, one adapter push."""
     kl_coef: float = Field(0.0, ge=0)
     """Weight of the KL penalty to the reference (adapter disabled); 0 turns it off."""
     loss_normalisation: Literal["token", "sequence", "constant"] = "token"

@@ -5,7 +5,11 @@ No model code here: inputs are rewards and per-token log-probability tensors.
 Loss, per trained token t of trajectory i (mask == 1):
 
     ratio_it = exp(logp_it - behaviour_logp_it)
-    l_it     = -min(ratio_it * A_i, clip(ratio_it, 1 - eps, 1 + eps) * A_i)  [+ kl_coef * k3_it]
+    l_it     = -min(ratio_it * A_i, clip(ratio_it, 1 - eps, 1 + eps_high) * A_i)  [+ kl_coef * k3_it]
+
+(`eps_high` = `eps` unless set: DAPO's clip-higher leaves more room to raise unlikely tokens.)
+The clip only acts once the policy has moved from the behaviour policy: in the second and later
+updates of a step (`learner.epochs` / `learner.mini_batches`), or on stale trajectories.
 
 with the KL to the reference estimated by Schulman's k3 estimator (unbiased, always >= 0,
 lower variance than `logp - ref_logp`):
@@ -111,11 +115,12 @@ def grpo_loss(
     denominator: float | None = None,
     entropy: torch.Tensor | None = None,
     max_tokens: int | None = None,
+    clip_eps_high: float | None = None,
 ) -> tuple[torch.Tensor, dict[str, float]]:
     """Clipped surrogate loss over trained tokens; returns (loss, stats).
 
     Shapes: `logprobs`, `behaviour_logprobs`, `mask`, `ref_logprobs`, `entropy`: [B, T];
-    `advantages`: [B]. `denominator` is the whole step's normaliser (see the module docstring;
+    `advantages`: [B]. `clip_eps_high` is the upper clip (default `clip_eps`). `denominator` is the whole step's normaliser (see the module docstring;
     default: this batch's). Stats are means over trained tokens (floats): `clip_frac`,
     `ratio_mean`, `ratio_max`, `ratio_min`, `behaviour_logprob_diff` (mean |logprobs - behaviour|) and
     its `_max`, `kl` (k3, when `ref_logprobs` is given), `entropy`
@@ -127,7 +132,8 @@ def grpo_loss(
     log_ratio = torch.clamp(logprobs - behaviour_logprobs, -LOG_RATIO_CLAMP, LOG_RATIO_CLAMP)
     ratio = torch.exp(log_ratio)
     unclipped = ratio * adv
-    clipped = torch.clamp(ratio, 1.0 - clip_eps, 1.0 + clip_eps) * adv
+    high = clip_eps if clip_eps_high is None else clip_eps_high
+    clipped = torch.clamp(ratio, 1.0 - clip_eps, 1.0 + high) * adv
     per_token = -torch.minimum(unclipped, clipped)
     pg_per_token = per_token
     kl = None
@@ -156,7 +162,7 @@ def grpo_loss(
         def masked_mean(x: torch.Tensor) -> float:
             return float((x * mask).sum().item() / tokens) if tokens else 0.0
 
-        is_clipped = ((adv > 0) & (ratio > 1.0 + clip_eps)) | ((adv < 0) & (ratio < 1.0 - clip_eps))
+        is_clipped = ((adv > 0) & (ratio > 1.0 + high)) | ((adv < 0) & (ratio < 1.0 - clip_eps))
         stats = {
             "tokens": tokens,
             "pg_loss": masked_mean(pg_per_token),

@@ -23,7 +23,7 @@ from rlsys.learner.checkpoint import CheckpointState, load_checkpoint, save_chec
 from rlsys.learner.config import LearnerConfig
 from rlsys.learner.grpo import group_advantages, grpo_loss, loss_denominator
 from rlsys.learner.logprobs import token_logprobs
-from rlsys.learner.microbatch import MicroBatch, Sample, bucket, collate
+from rlsys.learner.microbatch import MicroBatch, Sample, bucket, collate, split_mini_batches
 from rlsys.learner.policy import attach_lora, default_device, load_base_model
 from rlsys.learner.trainer import Trainer, warmup_constant
 from rlsys.rollout.types import Trajectory
@@ -130,13 +130,14 @@ class Learner:
             return grpo_loss(
                 logprobs, mb.behaviour_logprobs, mb.advantages, mb.loss_mask, cfg.clip_eps,
                 ref_logprobs=ref, kl_coef=cfg.kl_coef, normalisation=cfg.loss_normalisation,
-                denominator=denominator, entropy=entropy, max_tokens=cfg.max_tokens,
+                denominator=denominator, entropy=entropy, max_tokens=cfg.max_tokens, clip_eps_high=cfg.clip_eps_high,
             )
 
         return loss_fn
 
     def grpo_step(self, groups: list[list[Trajectory]], policy_version: int | None = None) -> dict[str, Any]:
-        """One GRPO optimizer step on judged groups; `policy_version` is the controller's current version.
+        """One GRPO step on judged groups (`epochs x mini_batches` optimizer updates, one version);
+        `policy_version` is the controller's current version.
 
         Excluded (infra/judge error), unjudged and too-stale trajectories are dropped from the
         group statistics and counted; zero-std groups carry no signal and are counted. When no
@@ -150,30 +151,42 @@ class Learner:
             metrics.update(skipped=1, step_s=time.perf_counter() - start)
             log.info("GRPO step skipped: no trajectory with signal (%s)", counts)
             return metrics
-        mask_rows = [torch.tensor(s.loss_mask[1:], dtype=torch.float32) for s in samples]
-        full_mask = torch.nn.utils.rnn.pad_sequence(mask_rows, batch_first=True)
-        denominator = loss_denominator(full_mask, self.cfg.loss_normalisation, self.cfg.max_tokens)
-        batches = [collate(b, self.pad_id) for b in bucket(samples, self.cfg.micro_batch, self.cfg.micro_batch_tokens)]
-        result = self.trainer.step(self.trainer.shard(batches), self._loss_fn(denominator))
+        cfg = self.cfg
+        results = []
+        for epoch in range(cfg.epochs):
+            # seeded by step and pass: every rank deals the same parts; a resumed run the same ones
+            for part in split_mini_batches(samples, cfg.mini_batches, seed=self.steps * 1009 + epoch):
+                mask_rows = [torch.tensor(s.loss_mask[1:], dtype=torch.float32) for s in part]
+                part_mask = torch.nn.utils.rnn.pad_sequence(mask_rows, batch_first=True)
+                denominator = loss_denominator(part_mask, cfg.loss_normalisation, cfg.max_tokens)
+                batches = [collate(b, self.pad_id) for b in bucket(part, cfg.micro_batch, cfg.micro_batch_tokens)]
+                results.append((self.trainer.step(self.trainer.shard(batches), self._loss_fn(denominator)), len(batches)))
         self.steps += 1
         self.version = max(self.version, current) + 1
-        stats = result.stats
-        tokens = sum(s["tokens"] for s in stats) or 1.0
+        first, last = results[0][0].stats, results[-1][0].stats
+        stats = [s for result, _ in results for s in result.stats]
 
-        def weighted(key: str) -> float:
-            return sum(s[key] * s["tokens"] for s in stats if key in s) / tokens
+        def weighted(key: str, of: list[dict[str, float]] = stats) -> float:
+            tokens = sum(s["tokens"] for s in of if key in s) or 1.0
+            return sum(s[key] * s["tokens"] for s in of if key in s) / tokens
 
         seq_tokens = sum(len(s.token_ids) for s in samples)
         elapsed = time.perf_counter() - start
         metrics.update(
-            skipped=0, policy_version=self.version, loss=result.loss, grad_norm=result.grad_norm, lr=result.lr,
+            skipped=0, policy_version=self.version, loss=sum(r.loss for r, _ in results) / len(results),
+            grad_norm=results[0][0].grad_norm, lr=results[-1][0].lr, updates=len(results),
             pg_loss=weighted("pg_loss"), entropy=weighted("entropy"), clip_frac=weighted("clip_frac"),
-            ratio_mean=weighted("ratio_mean"), ratio_max=max(s["ratio_max"] for s in stats),
-            ratio_min=min(s["ratio_min"] for s in stats), behaviour_logprob_diff=weighted("behaviour_logprob_diff"),
-            behaviour_logprob_diff_max=max(s.get("behaviour_logprob_diff_max", 0.0) for s in stats), trained_tokens=int(full_mask.sum().item()),
-            tokens=seq_tokens, micro_batches=len(batches), step_s=elapsed, tokens_per_s=seq_tokens / elapsed,
+            # the last update's share of clipped tokens: how far the step's passes moved the policy
+            clip_frac_last=weighted("clip_frac", last),
+            ratio_mean=weighted("ratio_mean"), ratio_max=max((s["ratio_max"] for s in stats), default=1.0),
+            ratio_min=min((s["ratio_min"] for s in stats), default=1.0),
+            # engine vs learner on the first update only, where the policy is still the behaviour one
+            behaviour_logprob_diff=weighted("behaviour_logprob_diff", first),
+            behaviour_logprob_diff_max=max((s.get("behaviour_logprob_diff_max", 0.0) for s in first), default=0.0),
+            trained_tokens=int(sum(sum(s.loss_mask[1:]) for s in samples)),
+            tokens=seq_tokens, micro_batches=sum(n for _, n in results), step_s=elapsed, tokens_per_s=seq_tokens / elapsed,
         )
-        if self.cfg.kl_coef > 0:
+        if cfg.kl_coef > 0:
             metrics["kl"] = weighted("kl")
         return metrics
 

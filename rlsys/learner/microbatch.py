@@ -66,6 +66,18 @@ def bucket(samples: list[Sample], max_sequences: int, max_tokens: int = 0) -> li
     return batches
 
 
+def split_mini_batches(samples: list[Sample], parts: int, seed: int) -> list[list[Sample]]:
+    """`samples` shuffled by `seed` and dealt into `min(parts, len(samples))` parts of near-equal
+    size (each part one optimizer update). The same seed gives the same split on every rank."""
+    if parts < 1:
+        raise ValueError("need at least one mini-batch")
+    if parts == 1:
+        return [list(samples)]
+    order = torch.randperm(len(samples), generator=torch.Generator().manual_seed(seed)).tolist()
+    parts = min(parts, len(samples))
+    return [[samples[i] for i in order[p::parts]] for p in range(parts)]
+
+
 def collate(samples: list[Sample], pad_id: int) -> MicroBatch:
     """Right-pads a list of samples into tensors."""
     T = max(len(s.token_ids) for s in samples)
