@@ -21,11 +21,14 @@ from .biased_model import TARGETS
 pytestmark = [pytest.mark.vllm, pytest.mark.slow, pytest.mark.timeout(1500)]
 
 
-def _engine_cores():
+def _engine_cores(worker_pid: int) -> tuple[list, str]:
+    """The vLLM engine-core processes under the rollout worker's process, and a listing of all
+    its descendants (for the failure message)."""
     import psutil
 
-    # local Ray's workers (and their vLLM engine cores) are descendants of this process
-    return [p for p in psutil.Process().children(recursive=True) if "EngineCore" in p.name() + " ".join(p.cmdline())]
+    below = psutil.Process(worker_pid).children(recursive=True)
+    listing = "; ".join(f"{p.pid} {p.name()!r} {' '.join(p.cmdline())[:120]!r}" for p in below)
+    return [p for p in below if "EngineCore" in p.name() + " ".join(p.cmdline())], listing
 
 
 def test_dead_engine_restarts_the_worker(tiny_model_dir, corpus_cfg, corpus, questions):
@@ -48,8 +51,9 @@ def test_dead_engine_restarts_the_worker(tiny_model_dir, corpus_cfg, corpus, que
         worker = RolloutWorker.options(max_restarts=1, max_task_retries=0).remote(cfg.model_dump())
         group = ray.get(worker.generate_group.remote(questions[0], 2, 1), timeout=900)
         assert len(group) == 2 and all(t.end_reason is not EndReason.INFRA_ERROR for t in group)
-        cores = _engine_cores()
-        assert cores
+        first_pid = ray.get(worker.process_id.remote(), timeout=60)
+        cores, listing = _engine_cores(first_pid)
+        assert cores, f"no EngineCore process below the rollout worker; its descendants: {listing}"
         for p in cores:
             p.kill()
         with pytest.raises(ray.exceptions.RayActorError):
@@ -62,6 +66,7 @@ def test_dead_engine_restarts_the_worker(tiny_model_dir, corpus_cfg, corpus, que
             except ray.exceptions.ActorUnavailableError:
                 assert time.monotonic() < deadline, "the rollout worker was not restarted in 900 s"
                 time.sleep(2)
+        assert ray.get(worker.process_id.remote(), timeout=60) != first_pid  # a new process
         again = ray.get(worker.generate_group.remote(questions[0], 2, 3), timeout=900)
         assert len(again) == 2 and all(t.end_reason is not EndReason.INFRA_ERROR for t in again)
     finally:
