@@ -66,7 +66,13 @@ def test_reverse_text_is_learned_from_a_copy_base_by_rl_alone(tmp_path_factory):
         ray.shutdown()
     rows = [r for r in read_metrics(run) if r.get("stage") == "rl"]
     assert [r["step"] for r in rows][-1] == cfg.train.steps
-    assert all(r["learner_skipped"] == 0 for r in rows[-20:])
+    # nothing was lost on the way to the learner (no failed, stale or unjudged rollouts); a step is
+    # skipped only when every group's rewards are equal, which a learned policy reaches (CI, 0.98
+    # accuracy: the last 20 steps were all-correct), so the trained steps are counted instead
+    for key in ("learner_excluded_failure", "learner_excluded_stale", "learner_excluded_unjudged"):
+        assert all(r[key] == 0 for r in rows), key
+    trained_steps = sum(1 - int(r["learner_skipped"]) for r in rows)
+    assert rows[-1]["learner_policy_version"] == trained_steps >= 50, trained_steps
     summary = {"before": before["accuracy"], "greedy_before": before["greedy"]["accuracy"], "after": after["accuracy"],
                "greedy_after": after["greedy"]["accuracy"], "reward_last": rows[-1]["reward_mean"]}
     print("reverse_text held-out exact match:", summary)
