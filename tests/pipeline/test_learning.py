@@ -1,14 +1,20 @@
-"""The learning test: GRPO through the Ray actors raises the held-out reward.
+"""The learning test: GRPO through the Ray actors raises held-out ACCURACY, by a paired-bootstrap
+interval that excludes zero.
 
-The demo's recipe at a smaller scale (`configs/tiny-cpu.yaml`): the nano base model with its copy
-phase, scripted-expert trajectories through the real sandbox, LoRA SFT, then GRPO through the
-actors. Held-out reward is measured on the same 120 test questions with the same sampling seeds
-before and after. The reward is the rule judge's `approach` variant, which the policy raises
-fast (it also rewards grounded behaviour); the demo shows accuracy with the binary reward, where
-the effect is too small for a test at this budget.
+The demo's recipe (`configs/tiny-cpu.yaml`: the nano base with its copy phase, scripted-expert
+trajectories through the real sandbox, LoRA SFT, then GRPO through the actors with the binary
+1/0 correctness reward) with one change: SFT runs 3 epochs instead of 6. From the demo's 6-epoch
+SFT (~51% sampled) the preset's 24 GRPO steps move accuracy by -1.3 [-4.3, +1.7] points (README,
+"Demo results"); from a 3-epoch SFT the policy has found the approach but rarely gets the answer
+right, and RL raises it: measured 6.3% -> 15.3%, +9.0 [+5.0, +13.0] on 300 held-out questions
+(one sampled episode each, the same seeds before and after). A learner that does not learn (no
+update, a wrong sign, advantages that never reach the loss, an adapter that never reaches the
+rollout worker) leaves the two evaluations equal, and the interval then straddles zero.
 """
 
 from __future__ import annotations
+
+import json
 
 import pytest
 import torch
@@ -17,42 +23,50 @@ from rlsys.config import load_config
 
 pytestmark = pytest.mark.slow
 
+HELD_OUT = 300
 
-@pytest.mark.timeout(2700)  # ~450 s quiet; measured past 900 s on a loaded machine (issue 17: >= 3x)
-def test_grpo_through_ray_raises_the_held_out_reward(tmp_path, local_ray):
+
+@pytest.mark.timeout(3600)  # ~1,000 s quiet (base 120, expert 60, SFT 210, evals 130, GRPO 460); issue 17: >= 3x
+def test_grpo_through_ray_raises_held_out_accuracy(tmp_path, local_ray):
     from rlsys.base_model import ensure_base_model
     from rlsys.corpus.index import ensure_index
     from rlsys.demo import expert_trajectories, run_sft
+    from rlsys.metrics import read_metrics
+    from rlsys.report.bootstrap import paired_bootstrap, per_question_scores
     from rlsys.train import Controller
 
     run = tmp_path / "run"
-    overrides = [f"model.path={tmp_path / 'model'}", "sft.expert_questions=800", "judge.reward=approach",
-                 "learner.lr=2e-3", "train.steps=24", "train.checkpoint_every=0", f"train.output_dir={run}",
-                 # as measured (before the demo preset moved to dynamic sampling, 8 questions a step,
-                 # greedy evals and 1/0 rewards)
-                 "train.informative_groups=0", "train.questions_per_step=4", "train.eval_greedy=false",
-                 "train.eval_every=0", "judge.binary_gave_up_reward=-0.5", "judge.missing_answer_reward=-0.5",
-                 "sft.epochs=3"]
+    overrides = [f"model.path={tmp_path / 'model'}", "sft.epochs=3", "train.checkpoint_every=0",
+                 "train.eval_greedy=false", "train.eval_every=0", f"train.output_dir={run}"]
     cfg = load_config("configs/tiny-cpu.yaml", overrides)
     threads = torch.get_num_threads()
     torch.set_num_threads(2)  # the stages before the actors own the machine
     try:
         ensure_index(cfg.corpus)
         ensure_base_model(cfg)
-        assert expert_trajectories(cfg, tmp_path / "data")["kept"] >= 700
+        assert expert_trajectories(cfg, tmp_path / "data")["kept"] >= 1400
         run_sft(None, overrides, tmp_path / "data", tmp_path / "sft")
     finally:
         torch.set_num_threads(threads)
     controller = Controller(cfg, run, init_adapter=str(tmp_path / "sft" / "adapter"))
     try:
         controller.setup()
-        held_out = controller.test_questions[:120]
+        held_out = controller.test_questions[:HELD_OUT]
         before = controller.evaluate(stage="sft", step=0, questions=held_out)
         controller.run()
         after = controller.evaluate(stage="rl", step=controller.step, questions=held_out)
     finally:
         controller.close()
-    print(f"held-out mean reward {before['mean_reward']:.3f} -> {after['mean_reward']:.3f}; accuracy "
-          f"{before['accuracy']:.3f} -> {after['accuracy']:.3f}; answered {before['answered_rate']:.2f} -> "
-          f"{after['answered_rate']:.2f}")
-    assert after["mean_reward"] > before["mean_reward"] + 0.05, (before, after)
+
+    def scores(stage: str) -> dict[str, float]:
+        return per_question_scores(json.loads((run / "eval" / f"{stage}.json").read_text())["episodes"])
+
+    sft, rl = scores("sft"), scores("rl")
+    change = paired_bootstrap(sft, rl)
+    trained = read_metrics(run, stage="rl")
+    print(f"held-out accuracy {before['accuracy']:.3f} -> {after['accuracy']:.3f}: {change['diff']:+.3f} "
+          f"[{change['low']:+.3f}, {change['high']:+.3f}] over {change['questions']} questions; policy version "
+          f"{trained[-1]['learner_policy_version']}")
+    assert len(sft) == len(rl) == change["questions"] == HELD_OUT  # every held-out question, both times
+    assert trained[-1]["step"] == cfg.train.steps
+    assert change["low"] > 0.0, change  # the 95% interval of RL - SFT lies above zero
