@@ -72,13 +72,17 @@ async def _searches(strategy: str, questions, ctx, opts, temperature: float, see
 
 
 def _row(correct: list[int], tokens: list[int], cells: list[int], single: list[int], resamples: int) -> dict[str, Any]:
-    from rlsys.search.paired_bootstrap import paired_bootstrap
+    from rlsys.report.bootstrap import paired_bootstrap
 
+    if len(correct) != len(single) or not correct:
+        raise ValueError(f"a search row needs one score per question for both methods, got {len(correct)} and {len(single)}")
     n = len(correct)
-    diff, (low, high) = paired_bootstrap([float(c) for c in correct], [float(c) for c in single], resamples)
+    # paired by question index: mean of (this method - single sample)
+    change = paired_bootstrap({i: float(c) for i, c in enumerate(single)}, {i: float(c) for i, c in enumerate(correct)},
+                              resamples=resamples)
     return {"accuracy": sum(correct) / n, "generated_tokens_per_question": sum(tokens) / n,
-            "sandbox_cells_per_question": sum(cells) / n, "vs_single_points": 100 * diff,
-            "vs_single_ci95_points": [100 * low, 100 * high]}
+            "sandbox_cells_per_question": sum(cells) / n, "vs_single_points": 100 * change["diff"],
+            "vs_single_ci95_points": [100 * change["low"], 100 * change["high"]]}
 
 
 async def _policy(cfg, args, adapter: str | None, questions, full: bool) -> dict[str, Any]:

@@ -29,6 +29,7 @@ def test_interval_matches_scipy_percentile_bootstrap():
     assert ours["diff"] == pytest.approx(diffs.mean())
     assert ours["low"] == pytest.approx(ref.low, abs=0.01) and ours["high"] == pytest.approx(ref.high, abs=0.01)
     assert ours["questions"] == 300
+    assert paired_bootstrap(a, b, resamples=4000, seed=1) == ours  # seeded: the same interval again
 
 
 def test_identical_and_opposite_evaluations():

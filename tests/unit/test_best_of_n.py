@@ -103,17 +103,3 @@ def test_eval_command_arguments():
     assert (args.search, args.width, args.depth) == ("beam", 2, 3)
     with pytest.raises(SystemExit):
         parser.parse_args(["--search", "best-of-n", "--width", "0"])
-
-
-def test_paired_bootstrap_interval():
-    from rlsys.search.paired_bootstrap import paired_bootstrap
-
-    same = [1, 0, 1, 1, 0, 1]
-    assert paired_bootstrap(same, same, resamples=200) == (0.0, (0.0, 0.0))  # pairing: no spread at all
-    better = [1] * 10
-    worse = [1] * 5 + [0] * 5
-    diff, (low, high) = paired_bootstrap(better, worse, resamples=500, seed=1)
-    assert diff == pytest.approx(0.5) and 0.0 < low < 0.5 < high <= 1.0
-    assert paired_bootstrap(better, worse, resamples=500, seed=1) == (diff, (low, high))  # seeded
-    with pytest.raises(ValueError, match="equal non-empty"):
-        paired_bootstrap([1], [1, 0])
