@@ -96,7 +96,14 @@ def ensure_base_model(cfg: Config, on_step=None) -> Path:
 
     from rlsys.learner.pretrain import pretrain_causal_lm, pretrained_marker
 
-    if pretrained_marker(path) is None:  # a model pretrained before is reused as it is
+    marker = pretrained_marker(path)
+    if marker is not None:  # a model pretrained before is reused as it is
+        recipe = {"steps": cfg.model.pretrain_steps, "copy_steps": cfg.model.pretrain_copy_steps}
+        if {k: marker.get(k) for k in recipe} != recipe:
+            log.warning("the base at %s was pretrained with %s, the config asks for %s; using it as it is (delete "
+                        "it, or point model.path elsewhere, to pretrain with the config's recipe)", path,
+                        {k: marker.get(k) for k in recipe}, recipe)
+    else:
         tokenizer = AutoTokenizer.from_pretrained(str(path))
         summary = pretrain_causal_lm(path, pretraining_texts(cfg, tokenizer), steps=cfg.model.pretrain_steps,
                                      seq_len=cfg.model.pretrain_seq_len, lr=cfg.model.pretrain_lr,

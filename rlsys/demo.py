@@ -127,7 +127,7 @@ def run_demo(cfg: Config, cfg_path: str | None, overrides: list[str], run_dir: P
     index = build_corpus(cfg)
     _done(t, f"index at {index}", times, "corpus")
 
-    t = _stage("2/6 model", "tiny Qwen3-architecture base model (built and pretrained here)")
+    t = _stage("2/6 model", "tiny Qwen3-architecture base model (the shipped one, or built and pretrained here)")
     model = build_model(cfg)
     _done(t, f"model at {model}", times, "model")
 
