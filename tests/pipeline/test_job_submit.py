@@ -10,30 +10,20 @@ from local_cluster import LocalCluster
 
 from rlsys.metrics import read_metrics
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(2700)]  # pretraining + SFT + the job: ~16 min on 2 busy cores
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(2700)]  # the shared SFT fixture (if first) + the job: ~10 min
 ROLE_CLASSES = {"corpus": "CorpusActor", "sandbox": "SandboxWorker", "rollout": "RolloutWorker",
                 "judge": "JudgeActor", "learner": "LearnerActor"}
 REPLICAS = {"corpus": 1, "sandbox": 2, "rollout": 2, "judge": 1, "learner": 2}  # configs/tiny-cluster.yaml
 
 
 @pytest.fixture(scope="module")
-def policy(pipeline_artifacts, make_config, tmp_path_factory):
-    """(base model, SFT adapter): the tiny model pretrained as the demo does, then SFT'd on
-    scripted-expert trajectories, so that its rollouts call tools now and then and groups vary
-    (a random-init policy never calls a tool: every reward is the same and every step is skipped)."""
-    from rlsys.base_model import ensure_base_model
-    from rlsys.demo import expert_trajectories, run_sft
-
-    root = tmp_path_factory.mktemp("policy")
-    index, _ = pipeline_artifacts
-    overrides = [f"model.path={root / 'model'}", "sft.expert_questions=240", "sft.epochs=6", "sft.batch_size=8",
-                 "sft.micro_batch=8"]
-    cfg = make_config(root / "run", *overrides)
-    model = ensure_base_model(cfg)
-    stats = expert_trajectories(cfg, root / "data")
-    assert stats["kept"] >= 120, stats
-    run_sft(None, [f"corpus.index_dir={index}", "rollout.max_turns=2", *overrides], root / "data", root / "sft")
-    return model, root / "sft" / "adapter"
+def policy(pipeline_artifacts, sft_adapter):
+    """(base model, SFT adapter): the pipeline tests' nano model, pretrained as the demo does, and its
+    adapter SFT'd on scripted-expert trajectories, so that its rollouts call tools now and then and
+    groups vary (a random-init policy never calls a tool: every reward is the same and every step is
+    skipped). Both are read-only here: every node reads them from this machine's disk."""
+    _, model = pipeline_artifacts
+    return model, sft_adapter
 
 
 def test_cluster_job_places_every_role_on_its_nodes_and_trains(policy, tmp_path):

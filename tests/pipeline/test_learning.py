@@ -7,7 +7,11 @@ trajectories through the real sandbox, LoRA SFT, then GRPO through the actors wi
 SFT (~51% sampled) the preset's 24 GRPO steps move accuracy by -1.3 [-4.3, +1.7] points (README,
 "Demo results"); from a 3-epoch SFT the policy has found the approach but rarely gets the answer
 right, and RL raises it: measured 6.3% -> 15.3%, +9.0 [+5.0, +13.0] on 300 held-out questions
-(one sampled episode each, the same seeds before and after). A learner that does not learn (no
+(one sampled episode each, the same seeds before and after). The margin moves with the machine's
+float kernels (the base, SFT and RL all run here): on another 2-core machine (wave 11, whose base is
+byte for byte the shipped `models/nano-qwen3`) 13.3% -> 18.3%, +5.0 [+0.7, +9.7], and there 12 GRPO
+steps were not enough (+0.3 [-3.0, +3.7]). The base is pretrained in the test, not taken from the
+repository, so that each machine runs the recipe that was measured on it. A learner that does not learn (no
 update, a wrong sign, advantages that never reach the loss, an adapter that never reaches the
 rollout worker) leaves the two evaluations equal, and the interval then straddles zero.
 """

@@ -67,3 +67,20 @@ def test_model_pretrain_builds_and_pretrains_with_the_configs_recipe(tmp_path, c
     assert main([*args, "--force"]) == 0  # rebuilt in place, the same bytes: the recipe is seeded
     assert (out / "model.safetensors").read_bytes() == first
     assert "pretrain step 6/6" in capsys.readouterr().out
+
+
+def test_demo_rebuild_base_pretrains_a_fresh_base_under_the_run_dir(tmp_path, monkeypatch):
+    import rlsys.demo
+    from rlsys.cli import main
+
+    seen = {}
+    monkeypatch.setattr(rlsys.demo, "run_demo", lambda cfg, path, overrides, run_dir: seen.update(
+        cfg=cfg, overrides=overrides, run_dir=run_dir))
+    stale = tmp_path / "run" / "base-model"
+    stale.mkdir(parents=True)
+    (stale / "config.json").write_text("{}")
+    assert main(["demo", "--run-dir", str(tmp_path / "run"), "--rebuild-base"]) == 0
+    assert Path(seen["cfg"].model.path) == stale and not stale.exists()  # the old one is gone: it is pretrained anew
+    assert f"model.path={stale}" in seen["overrides"]  # the SFT stage, which reloads the config, gets it too
+    assert main(["demo", "--run-dir", str(tmp_path / "run2")]) == 0
+    assert Path(seen["cfg"].model.path) == SHIPPED
