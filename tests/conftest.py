@@ -1,8 +1,10 @@
-"""Shared test setup: thread limits for a 2-core machine, the `gpu` and `vllm` markers' skips, and paths."""
+"""Shared test setup: thread limits for a 2-core machine, the `gpu` and `vllm` markers' skips, paths, and a
+log line for every slow test as it finishes (so a CI log cut off by its time limit still says where the time went)."""
 
 from __future__ import annotations
 
 import os
+import time
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -31,6 +33,30 @@ def _vllm_missing() -> str | None:
     except Exception as err:  # noqa: BLE001 - any import failure means no vLLM tests
         return f"{type(err).__name__}: {err}"
     return None
+
+
+# a test whose setup + call + teardown took longer (seconds) gets a line in the log when it ends
+SLOW_TEST_S = float(os.environ.get("RLSYS_SLOW_TEST_S", "60"))
+_suite = {"start": time.monotonic(), "durations": {}}
+
+
+@pytest.hookimpl(trylast=True)  # after the terminal plugin has registered its reporter
+def pytest_configure(config):
+    _suite["reporter"] = config.pluginmanager.get_plugin("terminalreporter")
+
+
+def pytest_runtest_logreport(report):
+    durations = _suite["durations"].setdefault(report.nodeid, {})
+    durations[report.when] = report.duration
+    reporter = _suite.get("reporter")
+    if report.when != "teardown" or reporter is None or sum(durations.values()) < SLOW_TEST_S:
+        return
+    parts = ", ".join(f"{when} {seconds:,.0f} s" for when, seconds in durations.items())
+    elapsed = time.monotonic() - _suite["start"]
+    load = os.getloadavg()[0]  # high after the teardown: something the test started still runs
+    reporter.ensure_newline()
+    reporter.write_line(f"[slow test] {report.nodeid}: {parts} ({time.strftime('%H:%M:%S')}, suite {elapsed:,.0f} s, "
+                        f"load {load:.1f})")
 
 
 def pytest_collection_modifyitems(config, items):
