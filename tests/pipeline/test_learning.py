@@ -1,19 +1,19 @@
 """The learning test: GRPO through the Ray actors raises held-out ACCURACY, by a paired-bootstrap
 interval that excludes zero.
 
-The demo's recipe (`configs/tiny-cpu.yaml`: the nano base with its copy phase, scripted-expert
-trajectories through the real sandbox, LoRA SFT, then GRPO through the actors with the binary
-1/0 correctness reward) with one change: SFT runs 3 epochs instead of 6. From the demo's 6-epoch
-SFT (~51% sampled) the preset's 24 GRPO steps move accuracy by -1.3 [-4.3, +1.7] points (README,
-"Demo results"); from a 3-epoch SFT the policy has found the approach but rarely gets the answer
-right, and RL raises it: measured 6.3% -> 15.3%, +9.0 [+5.0, +13.0] on 300 held-out questions
-(one sampled episode each, the same seeds before and after). The margin moves with the machine's
-float kernels (the base, SFT and RL all run here): on another 2-core machine (wave 11, whose base is
-byte for byte the shipped `models/nano-qwen3`) 13.3% -> 18.3%, +5.0 [+0.7, +9.7], and there 12 GRPO
-steps were not enough (+0.3 [-3.0, +3.7]). The base is pretrained in the test, not taken from the
-repository, so that each machine runs the recipe that was measured on it. A learner that does not learn (no
-update, a wrong sign, advantages that never reach the loss, an adapter that never reaches the
-rollout worker) leaves the two evaluations equal, and the interval then straddles zero.
+The demo's recipe (`configs/tiny-cpu.yaml`: the shipped nano base `models/nano-qwen3`, scripted-expert
+trajectories through the real sandbox, LoRA SFT, then GRPO through the actors with the binary 1/0
+correctness reward) with three changes: SFT runs 3 epochs instead of 6, GRPO 48 steps instead of 24,
+and the two evaluations (the same 300 held-out questions, the same seeds) sample 2 episodes per
+question instead of 1. From the demo's 6-epoch SFT (~51% sampled) the preset's 24 GRPO steps move
+accuracy by -1.3 [-4.3, +1.7] points (README, "Demo results"); from a 3-epoch SFT the policy has
+found the approach but rarely gets the answer right, and RL raises it. Measured here (wave 12):
+24 steps, 1 sample: 13.3% -> 18.0%, +4.7 [+0.3, +9.3]; the same two adapters with 2 samples:
+14.5% -> 17.8%, +3.3 [0.0, +6.8] (fails); 48 steps, 2 samples: 14.5% -> 21.3%, +6.8 [+3.5, +10.5] (836 s).
+The base is read-only (the same bytes on every machine); SFT and RL run here, so the figures move
+with the machine's float kernels. A learner that does not learn (no update, a wrong sign,
+advantages that never reach the loss, an adapter that never reaches the rollout worker) leaves the
+two evaluations equal, and the interval then straddles zero.
 """
 
 from __future__ import annotations
@@ -28,26 +28,29 @@ from rlsys.config import load_config
 pytestmark = pytest.mark.slow
 
 HELD_OUT = 300
+STEPS = 48
+SAMPLES = 2  # episodes per held-out question in each evaluation
 
 
-@pytest.mark.timeout(3600)  # ~1,000 s quiet (base 120, expert 60, SFT 210, evals 130, GRPO 460); issue 17: >= 3x
+@pytest.mark.timeout(3000)  # 836 s quiet (expert 60, SFT 210, evals 120, GRPO 610; +60 when it builds the index); issue 17: >= 3x
 def test_grpo_through_ray_raises_held_out_accuracy(tmp_path, local_ray):
     from rlsys.base_model import ensure_base_model
     from rlsys.corpus.index import ensure_index
     from rlsys.demo import expert_trajectories, run_sft
+    from rlsys.learner.pretrain import pretrained_marker
     from rlsys.metrics import read_metrics
     from rlsys.report.bootstrap import paired_bootstrap, per_question_scores
     from rlsys.train import Controller
 
     run = tmp_path / "run"
-    overrides = [f"model.path={tmp_path / 'model'}", "sft.epochs=3", "train.checkpoint_every=0",
+    overrides = ["sft.epochs=3", f"train.steps={STEPS}", f"train.eval_samples={SAMPLES}", "train.checkpoint_every=0",
                  "train.eval_greedy=false", "train.eval_every=0", f"train.output_dir={run}"]
     cfg = load_config("configs/tiny-cpu.yaml", overrides)
     threads = torch.get_num_threads()
     torch.set_num_threads(2)  # the stages before the actors own the machine
     try:
         ensure_index(cfg.corpus)
-        ensure_base_model(cfg)
+        assert pretrained_marker(ensure_base_model(cfg)) is not None  # the shipped base, not pretrained again
         assert expert_trajectories(cfg, tmp_path / "data")["kept"] >= 1400
         run_sft(None, overrides, tmp_path / "data", tmp_path / "sft")
     finally:
@@ -63,7 +66,9 @@ def test_grpo_through_ray_raises_held_out_accuracy(tmp_path, local_ray):
         controller.close()
 
     def scores(stage: str) -> dict[str, float]:
-        return per_question_scores(json.loads((run / "eval" / f"{stage}.json").read_text())["episodes"])
+        episodes = json.loads((run / "eval" / f"{stage}.json").read_text())["episodes"]
+        assert len(episodes) == HELD_OUT * SAMPLES, (stage, len(episodes))
+        return per_question_scores(episodes)
 
     sft, rl = scores("sft"), scores("rl")
     change = paired_bootstrap(sft, rl)
