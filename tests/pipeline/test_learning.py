@@ -32,7 +32,8 @@ STEPS = 48
 SAMPLES = 2  # episodes per held-out question in each evaluation
 
 
-@pytest.mark.timeout(3000)  # 836 s quiet (expert 60, SFT 210, evals 120, GRPO 610; +60 when it builds the index); issue 17: >= 3x
+# 836 s quiet (expert 60, SFT 210, evals 120, GRPO 610; +60 when it builds the index); issue 17: >= 3x
+@pytest.mark.timeout(3000)
 def test_grpo_through_ray_raises_held_out_accuracy(tmp_path, local_ray):
     from rlsys.base_model import ensure_base_model
     from rlsys.corpus.index import ensure_index
@@ -50,7 +51,8 @@ def test_grpo_through_ray_raises_held_out_accuracy(tmp_path, local_ray):
     torch.set_num_threads(2)  # the stages before the actors own the machine
     try:
         ensure_index(cfg.corpus)
-        assert pretrained_marker(ensure_base_model(cfg)) is not None  # the shipped base, not pretrained again
+        # the shipped base, pretrained (tests/unit/test_shipped_base.py: reused as it is, never pretrained again)
+        assert pretrained_marker(ensure_base_model(cfg)) is not None
         assert expert_trajectories(cfg, tmp_path / "data")["kept"] >= 1400
         run_sft(None, overrides, tmp_path / "data", tmp_path / "sft")
     finally:
