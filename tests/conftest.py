@@ -48,8 +48,11 @@ def pytest_configure(config):
 def pytest_runtest_logreport(report):
     durations = _suite["durations"].setdefault(report.nodeid, {})
     durations[report.when] = report.duration
+    if report.when != "teardown":
+        return
+    del _suite["durations"][report.nodeid]  # the test is over: only running tests are kept
     reporter = _suite.get("reporter")
-    if report.when != "teardown" or reporter is None or sum(durations.values()) < SLOW_TEST_S:
+    if reporter is None or sum(durations.values()) < SLOW_TEST_S:
         return
     parts = ", ".join(f"{when} {seconds:,.0f} s" for when, seconds in durations.items())
     elapsed = time.monotonic() - _suite["start"]
